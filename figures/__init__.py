@@ -1,0 +1,1 @@
+"""One plotting module per figure; figures are pure functions of saved result records."""

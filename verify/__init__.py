@@ -1,0 +1,1 @@
+"""Diffusion machinery, exact sampler laws, estimators and one experiment per claim."""
