@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m verify.bench [NAME ...]` prints ratios measured side by side in one run."""
