@@ -1,1 +1,35 @@
-"""One plotting module per figure; figures are pure functions of saved result records."""
+"""One plotting module per figure; figures are pure functions of saved result records.
+
+`figures/<experiment>.py` defines `draw(record) -> matplotlib Figure`; `render` saves it as
+PNG and PDF. Nothing here imports verify: records are plain JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+
+def render(record: dict, out_dir: Path) -> list[str]:
+    """Draw the record's figure into out_dir as <experiment>.png and .pdf; return the file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name = record["experiment"]
+    if importlib.util.find_spec(f"figures.{name}") is None:
+        return []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure = importlib.import_module(f"figures.{name}").draw(record)
+    files = []
+    for suffix in ("png", "pdf"):
+        path = out_dir / f"{name}.{suffix}"
+        tmp = path.with_name(f".{path.name}.tmp.{suffix}")
+        figure.savefig(tmp, dpi=150, bbox_inches="tight")
+        tmp.replace(path)
+        files.append(f"figures/{path.name}")
+    plt.close(figure)
+    return files

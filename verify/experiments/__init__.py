@@ -1,0 +1,80 @@
+"""One experiment per claim (DESIGN.md, "The claims"), each split into independent cells.
+
+An experiment module `verify/experiments/<name>.py` defines `EXPERIMENT = Experiment(...)`:
+frozen, validated configs for the three profiles; `cells(config, seed)` lists independent units of
+work (config x seed, each seeding its own generators); `run_cell(params, device)` computes one
+(a module-level function, so any process can run it); `aggregate(config, results)` turns the cell
+results into metrics, checks, series and the claims-table summary.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES = ("quick", "default", "full")
+
+# Claims order (DESIGN.md); a module missing here is not an experiment yet.
+MODULES = (
+    "bound_hierarchy_ddpm",
+    "bound_hierarchy_ar",
+    "conditional_gap",
+    "dependence_sweep",
+    "complexity",
+    "inference_cost",
+    "training_loss",
+    "markov_sequences",
+    "limited_context",
+    "rule_learning",
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One independent unit of work: `params` is a picklable frozen dataclass, `key` names it."""
+
+    experiment: str
+    key: str
+    params: Any
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `aggregate` returns: the record's computed parts."""
+
+    metrics: dict
+    checks: list
+    series: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)  # {"measured": str, "bound": str}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    claim: str
+    profiles: Mapping[str, Any]
+    cells: Callable[[Any, int], list[Cell]]
+    run_cell: Callable[[Any, str], dict]
+    aggregate: Callable[[Any, list[dict]], Outcome]
+    estimated_s: Mapping[str, float]
+
+    def __post_init__(self):
+        missing = [p for p in PROFILES if p not in self.profiles or p not in self.estimated_s]
+        if missing:
+            raise ValueError(f"{self.name}: profiles/estimated_s missing {missing}")
+
+
+def available() -> list[str]:
+    """Names of the experiments whose module exists, in claims order."""
+    return [name for name in MODULES if importlib.util.find_spec(f"verify.experiments.{name}")]
+
+
+def load(name: str) -> Experiment:
+    """The experiment called `name` (ValueError listing the known ones otherwise)."""
+    known = available()
+    if name not in known:
+        raise ValueError(f"experiment: unknown name {name!r}; known: {', '.join(known)}")
+    return importlib.import_module(f"verify.experiments.{name}").EXPERIMENT
