@@ -1,0 +1,71 @@
+"""Mutual information between patches, with exact densities (MATH.md section 4, "Limited context").
+
+For patch k (0-based) and a context window of the last w patches W = x^{k-w..k-1}:
+    I(x^k ; x^{<k} \\ W | W) = E[log q(x^k | x^{<k}) - log q(x^k | W)],
+by Monte Carlo over x ~ q_0 with a standard error. w = 0 gives I(x^k ; x^{<k}) (W empty,
+q(x^k | W) = q(x^k)); w = k gives 0. Any model whose stage k sees only W has average conditional
+KL >= this conditional mutual information, exactly.
+q(x^k | W) needs the marginal law of the kept patches (W, x^k), which is again of the same family:
+- GaussianMixture: drop the other coordinates from every mean and covariance (block
+  marginalisation), then condition as usual;
+- MarkovChainMixture (homogeneous): the chain over the w + 1 kept patches, started from the
+  state law at the window start, pi P^{k-w}; its forward filter runs on the window only;
+- LinearGaussianChain: its single Gaussian, as above; IndependentPatches: the kept factors.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from synthetic import GaussianMixture, IndependentPatches, LinearGaussianChain, MarkovChainMixture
+from synthetic.base import Distribution
+from verify.metrics.montecarlo import Estimate, check_draws, mean_and_stderr
+
+
+def window_marginal(dist: Distribution, k: int, window: int) -> Distribution:
+    """The law of patches k-window..k of dist, with those patches as its window + 1 patches."""
+    start = k - window
+    if isinstance(dist, GaussianMixture):
+        cols = slice(dist.patch_bounds[start], dist.patch_bounds[k + 1])
+        return GaussianMixture(
+            dist.weights,
+            dist.means[:, cols],
+            dist.covariances[:, cols, cols],
+            patch_sizes=dist.patch_sizes[start : k + 1],
+        )
+    if isinstance(dist, MarkovChainMixture):
+        law = dist.initial @ torch.linalg.matrix_power(dist.transition, start)
+        law = law.clamp_min(0.0)
+        return MarkovChainMixture(law / law.sum(), dist.transition, dist.means, dist.covariances, window + 1)
+    if isinstance(dist, LinearGaussianChain):
+        return window_marginal(dist.gaussian, k, window)
+    if isinstance(dist, IndependentPatches):
+        return IndependentPatches(dist.patches[start : k + 1])
+    raise ValueError(
+        f"dist: no window marginal for {type(dist).__name__} (supported: GaussianMixture, "
+        "MarkovChainMixture, LinearGaussianChain, IndependentPatches)"
+    )
+
+
+def conditional_mutual_information(
+    dist: Distribution, k: int, window: int, n: int, generator: torch.Generator | None = None
+) -> Estimate:
+    """I(x^k ; x^{<k} \\ W | W), W the last `window` patches before k, from n exact draws."""
+    if isinstance(k, bool) or int(k) != k or not 0 <= k < dist.num_patches:
+        raise ValueError(f"k: patch index must be an integer in [0, {dist.num_patches}), got {k!r}")
+    if isinstance(window, bool) or int(window) != window or not 0 <= window <= k:
+        raise ValueError(f"window: must be an integer in [0, k = {k}], got {window!r}")
+    k, window, n = int(k), int(window), check_draws(n)
+    marginal = window_marginal(dist, k, window)
+    x = dist.sample(n, generator=generator)
+    x_k = x[:, dist.patch_slice(k)]
+    full = dist.conditional_log_prob(k, x_k, x[:, : dist.patch_bounds[k]])
+    kept = x[:, dist.patch_bounds[k - window] : dist.patch_bounds[k]]
+    return mean_and_stderr(full - marginal.conditional_log_prob(window, x_k, kept))
+
+
+def mutual_information(
+    dist: Distribution, k: int, n: int, generator: torch.Generator | None = None
+) -> Estimate:
+    """I(x^k ; x^{<k}) = E[log q(x^k | x^{<k}) - log q(x^k)] from n exact draws."""
+    return conditional_mutual_information(dist, k, 0, n, generator)
