@@ -20,7 +20,7 @@ def execute(cell: Cell, device: str) -> dict:
     """Run one cell: {"ok": True, "result", "elapsed_s"} or {"ok": False, "error": traceback}."""
     start = time.perf_counter()
     try:
-        result = load(cell.experiment).run_cell(cell.params, device)
+        result = load(cell.experiment, cell.module).run_cell(cell.params, device)
     except Exception:  # reported with the cell, never silently dropped
         return {"ok": False, "error": traceback.format_exc(), "elapsed_s": time.perf_counter() - start}
     return {"ok": True, "result": result, "elapsed_s": time.perf_counter() - start}

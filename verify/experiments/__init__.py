@@ -34,11 +34,16 @@ MODULES = (
 
 @dataclass(frozen=True)
 class Cell:
-    """One independent unit of work: `params` is a picklable frozen dataclass, `key` names it."""
+    """One independent unit of work: `params` is a picklable frozen dataclass, `key` names it.
+
+    `module` is where the experiment lives when it is not verify/experiments/<experiment>.py
+    (experiments defined outside the package, e.g. in tests).
+    """
 
     experiment: str
     key: str
     params: Any
+    module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,10 @@ def available() -> list[str]:
     return [name for name in MODULES if importlib.util.find_spec(f"verify.experiments.{name}")]
 
 
-def load(name: str) -> Experiment:
+def load(name: str, module: str | None = None) -> Experiment:
     """The experiment called `name` (ValueError listing the known ones otherwise)."""
+    if module is not None:
+        return importlib.import_module(module).EXPERIMENT
     known = available()
     if name not in known:
         raise ValueError(f"experiment: unknown name {name!r}; known: {', '.join(known)}")
