@@ -1,0 +1,136 @@
+"""Exact output law of a sampler driven by an affine score (MATH.md section 7), float64, any d.
+
+Every step is the Gaussian kernel y' ~ N(c_y y + c_s s(y, t_j), v_j I) of
+`verify.samplers.kernels.step_kernel`. With s(y, t) = A(t) y + c(t) and y ~ N(m, S) the output is
+Gaussian again, with M = c_y I + c_s A(t_j):
+
+    m' = M m + c_s c(t_j),        S' = M S M^T + v_j I,
+
+started from y ~ N(0, I) at t_0 = T. For AR-DM, stage k's score is
+s = A y + B x^{<k} + c, so its mean stays affine in the clean prefix (y = P x^{<k} + q + noise):
+P' = M P + c_s B, q' = M q + c_s c, S' as above. Each stage is therefore a linear-Gaussian
+regression on the prefix, and the joint output is Gaussian.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from synthetic.validation import DTYPE, as_tensor, check_count, check_patch_sizes
+from verify.grids import validate
+from verify.samplers.kernels import check_scheme, step_kernel
+
+
+class GaussianLaw(NamedTuple):
+    """N(mean, cov)."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
+
+
+class StageLaw(NamedTuple):
+    """x^k | x^{<k} = a  ~  N(gain a + offset, cov) (gain has shape (d_k, sum_{j<k} d_j))."""
+
+    gain: torch.Tensor
+    offset: torch.Tensor
+    cov: torch.Tensor
+
+
+class GaussianARLaw(NamedTuple):
+    """Joint N(mean, cov) of an AR-DM sampler's output and its per-stage conditional laws."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
+    stages: tuple[StageLaw, ...]
+
+
+def check_grid(grid, name: str = "grid") -> torch.Tensor:
+    """A time grid (converted to float64) as `verify.grids.validate` defines it."""
+    return validate(as_tensor(name, grid))
+
+
+def check_stage_grids(grids, num_stages: int) -> list[torch.Tensor]:
+    """One grid for every stage, or a list/tuple of one grid per stage."""
+    if isinstance(grids, (list, tuple)):
+        if len(grids) != num_stages:
+            raise ValueError(f"grids: expected one grid per stage ({num_stages}), got {len(grids)}")
+        return [check_grid(g, f"grids[{k}]") for k, g in enumerate(grids)]
+    return [check_grid(grids, "grids")] * num_stages
+
+
+def _coefficient(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
+    value = as_tensor(name, value)
+    if tuple(value.shape) != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {tuple(value.shape)}")
+    return value
+
+
+def _propagate(affine, grid, dim, prefix_dim, scheme):
+    """Run the mean/covariance recursion of one (stage of a) sampler.
+
+    affine(t) -> (A, B, c) with s(y, t) = A y + B a + c; returns (P, q, S) such that the output
+    given the prefix a is N(P a + q, S).
+    """
+    eye = torch.eye(dim, dtype=DTYPE)
+    gain = torch.zeros(dim, prefix_dim, dtype=DTYPE)
+    mean = torch.zeros(dim, dtype=DTYPE)
+    cov = eye.clone()
+    times = grid.tolist()
+    for t_from, t_to in zip(times[:-1], times[1:], strict=True):
+        kernel = step_kernel(scheme, t_from, t_to)
+        a, b, c = affine(t_from)
+        a = _coefficient("affine_score A", a, (dim, dim))
+        b = _coefficient("affine_score B", b, (dim, prefix_dim))
+        c = _coefficient("affine_score c", c, (dim,))
+        m = kernel.c_y * eye + kernel.c_s * a
+        gain = m @ gain + kernel.c_s * b
+        mean = m @ mean + kernel.c_s * c
+        cov = m @ cov @ m.T + kernel.v * eye
+        cov = 0.5 * (cov + cov.T)
+    return gain, mean, cov
+
+
+def gaussian_sampler_law(affine_score, grid, dim: int, scheme: str = "ei") -> GaussianLaw:
+    """Exact output law N(mean, cov) of the sampler with score s(x, t) = x A^T + c, where
+    affine_score(t) -> (A (d, d), c (d,)), started at N(0, I) on `grid`."""
+    check_scheme(scheme)
+    grid = check_grid(grid)
+    dim = check_count("dim", dim)
+
+    def affine(t):
+        a, c = affine_score(t)
+        return a, torch.zeros(dim, 0, dtype=DTYPE), c
+
+    _, mean, cov = _propagate(affine, grid, dim, 0, scheme)
+    return GaussianLaw(mean, cov)
+
+
+def gaussian_ar_sampler_law(
+    conditional_affine_score, patch_sizes, grids, scheme: str = "ei"
+) -> GaussianARLaw:
+    """Exact joint output law of the AR-DM sampler and its per-stage conditional laws.
+
+    conditional_affine_score(k, t) -> (A (d_k, d_k), B (d_k, sum_{j<k} d_j), c (d_k,)) means the
+    stage-k score is x_k A^T + prefix B^T + c; `grids` is one grid or one per stage. Stage k maps
+    the prefix a to x^k ~ N(P_k a + q_k, S_k); stacking the stages gives the joint Gaussian.
+    """
+    check_scheme(scheme)
+    sizes = check_patch_sizes(patch_sizes, sum(int(s) for s in patch_sizes))
+    grids = check_stage_grids(grids, len(sizes))
+    mean = torch.zeros(0, dtype=DTYPE)
+    cov = torch.zeros(0, 0, dtype=DTYPE)
+    stages = []
+    for k, (size, grid) in enumerate(zip(sizes, grids, strict=True)):
+        prefix_dim = mean.shape[0]
+        gain, offset, stage_cov = _propagate(
+            lambda t, k=k: conditional_affine_score(k, t), grid, size, prefix_dim, scheme
+        )
+        stages.append(StageLaw(gain, offset, stage_cov))
+        cross = gain @ cov  # Cov(x^k, x^{<k})
+        block = cross @ gain.T + stage_cov
+        mean = torch.cat([mean, gain @ mean + offset])
+        cov = torch.cat([torch.cat([cov, cross.T], dim=1), torch.cat([cross, block], dim=1)])
+        cov = 0.5 * (cov + cov.T)
+    return GaussianARLaw(mean, cov, tuple(stages))

@@ -1,0 +1,404 @@
+"""A sampler's law by density propagation on a grid (MATH.md section 7), for any score callable.
+
+The box [lo, hi]^d carries n nodes per axis, x_i = lo + i dx with dx = (hi - lo) / (n - 1); the
+law is stored as masses w_i = p(x_i) dx^d. Starting from N(0, I) at t_0 = T, each reverse step
+y' ~ N(m_j(y), v_j I) with m_j(y) = c_y y + c_s s(y, t_j) (coefficients from
+`verify.samplers.kernels.step_kernel`) is applied as
+
+1. deposit: the mass at x_i moves to m_j(x_i), split between the neighbouring nodes by linear
+   interpolation (bilinear in 2-D), which preserves the mean of every moved mass exactly;
+2. diffusion: convolution with the discrete Gaussian kernel e^{-tau} I_k(tau) (its Fourier symbol
+   is exp(-tau (1 - cos w)); positive, total mass 1, variance exactly tau dx^2) by zero-padded FFT,
+   separately along each axis.
+
+Deposit variance correction: splitting a point mass between two nodes at fraction f adds variance
+f (1 - f) dx^2 per axis, dx^2 / 6 on average over f, so the convolution uses
+tau dx^2 = v_j - dx^2 / 6 when that is positive, and no convolution (tau = 0) otherwise
+(the deposit alone then already spreads more than v_j). `variance_correction=False` uses v_j.
+The remaining error is O(dx^2), which `richardson` removes to leading order from two resolutions.
+
+Mass bookkeeping: mass moved or diffused outside the box is dropped and reported as
+`GridLaw.mass_lost` (= 1 - the mass left on the grid, start truncation included); nothing is
+renormalised. FFT round-off below zero is clipped to 0 after each step.
+
+Cases: DDPM in d = 1 or 2 (joint), and AR-DM with K = 2 one-dimensional patches, whose stage 2 is
+propagated for every grid value of the prefix at once (one 1-D density per prefix row).
+From a `GridLaw`: KL both ways and TV against an exact target log-density by quadrature
+(`grid_divergences`) and per-prefix conditional curves (`conditional_divergences`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from synthetic.validation import DTYPE, check_count
+from verify.exact.gaussian_law import check_grid, check_stage_grids
+from verify.samplers.kernels import check_scheme, step_kernel
+
+START_TAIL = 1e-10  # largest N(0, 1) mass allowed outside the box on each side of each axis
+
+
+@dataclass(frozen=True)
+class GridLaw:
+    """A sampler's output density on the node grid `axes` (one 1-D tensor per axis).
+
+    density: (n,) in d = 1, (n, n) in d = 2 with density[i, j] = p^(axes[0][i], axes[1][j]).
+    mass_lost: 1 - sum(density) dx^d, the mass that left the box (not renormalised).
+    stage_density: AR-DM only, (n, n) with row i the propagated stage-2 density
+    p^(x2 | x1 = axes[0][i]); stage_mass_lost its per-prefix lost mass (n,).
+    """
+
+    axes: tuple[torch.Tensor, ...]
+    density: torch.Tensor
+    mass_lost: float
+    stage_density: torch.Tensor | None = None
+    stage_mass_lost: torch.Tensor | None = None
+
+    @property
+    def dim(self) -> int:
+        return len(self.axes)
+
+    @property
+    def dx(self) -> float:
+        axis = self.axes[0]
+        return float(axis[1] - axis[0])
+
+    @property
+    def cell(self) -> float:
+        """Volume dx^d of one grid cell."""
+        return self.dx**self.dim
+
+    def points(self) -> torch.Tensor:
+        """All nodes as an (n^d, d) tensor, in the order of density.reshape(-1)."""
+        return _nodes(self.axes)
+
+    def marginal(self, axis: int) -> torch.Tensor:
+        """Density of coordinate `axis` on its grid (the other coordinate summed out)."""
+        if self.dim == 1:
+            return self.density
+        return self.density.sum(dim=1 - axis) * self.dx
+
+    def conditional(self) -> torch.Tensor:
+        """p^(x2 | x1) as an (n, n) tensor, row i for x1 = axes[0][i] (d = 2).
+
+        AR-DM: the propagated stage-2 densities. Joint law: density / marginal(0), with rows
+        whose marginal underflows to 0 set to 0.
+        """
+        if self.dim != 2:
+            raise ValueError(f"law: conditionals need d = 2, got d = {self.dim}")
+        if self.stage_density is not None:
+            return self.stage_density
+        prefix = self.marginal(0)[:, None]
+        return torch.where(prefix > 0, self.density / prefix.clamp_min(1e-300), 0.0)
+
+
+class GridDivergences(NamedTuple):
+    """Divergences by quadrature on the box (nats); masses are the box integrals."""
+
+    kl_target_sampler: float
+    kl_sampler_target: float
+    tv: float
+    sampler_mass: float
+    target_mass: float
+
+
+class PrefixCurves(NamedTuple):
+    """Per-prefix conditional divergences between target q(x2 | x1) and sampler p^(x2 | x1).
+
+    weight: the true prefix density times dx, normalised to sum 1 (the averaging weight);
+    region: the high-probability prefixes, the fewest grid values holding `coverage` of the
+    weight; worst_*: maxima over that region; average_*: weighted by `weight` over all prefixes.
+    """
+
+    prefix: torch.Tensor
+    kl: torch.Tensor
+    reverse_kl: torch.Tensor
+    tv: torch.Tensor
+    weight: torch.Tensor
+    region: torch.Tensor
+    average_kl: float
+    average_reverse_kl: float
+    average_tv: float
+    worst_kl: float
+    worst_reverse_kl: float
+    worst_tv: float
+
+
+def _nodes(axes) -> torch.Tensor:
+    mesh = torch.meshgrid(*axes, indexing="ij")
+    return torch.stack([m.reshape(-1) for m in mesh], dim=1)
+
+
+def _box(box, n, dim, device) -> tuple[torch.Tensor, ...]:
+    """Validate the box against the start law N(0, I) and build the node axes."""
+    if dim > 2:
+        raise ValueError(f"dim: the grid method handles d <= 2, got {dim}")
+    n = check_count("n", n)
+    if n < 8:
+        raise ValueError(f"n: need at least 8 nodes per axis, got {n}")
+    lo, hi = (-float(box), float(box)) if isinstance(box, (int, float)) else map(float, box)
+    tail = 0.5 * math.erfc(min(-lo, hi) / math.sqrt(2.0))
+    if not (math.isfinite(lo) and math.isfinite(hi)) or tail > START_TAIL:
+        raise ValueError(
+            f"box: [{lo}, {hi}] must contain the start law N(0, I) at t_0 = T (mass {tail:.2g} "
+            f"outside on one side, allowed {START_TAIL:g}); use at least [-6.5, 6.5]"
+        )
+    axis = torch.linspace(lo, hi, n, dtype=DTYPE, device=device)
+    return (axis,) * dim
+
+
+def _start_mass(axes, rows: int) -> torch.Tensor:
+    """N(0, I) masses: (rows, n) for batched 1-D propagation, (n, n) for the 2-D joint."""
+    axis = axes[0]
+    dx = float(axis[1] - axis[0])
+    mass_1d = torch.exp(-0.5 * axis**2) / math.sqrt(2.0 * math.pi) * dx
+    if len(axes) == 2:
+        return mass_1d[:, None] * mass_1d[None, :]
+    return mass_1d.expand(rows, -1).clone()
+
+
+def _fft_size(m: int) -> int:
+    """Smallest 2^a 3^b 5^c >= m (fast FFT lengths)."""
+    size = m
+    while True:
+        rest = size
+        for p in (2, 3, 5):
+            while rest % p == 0:
+                rest //= p
+        if rest == 1:
+            return size
+        size += 1
+
+
+def _deposit(mass: torch.Tensor, cells: tuple[torch.Tensor | None, torch.Tensor]) -> torch.Tensor:
+    """Move mass[i, j] to the fractional node position given per axis by `cells` (None: the
+    axis does not move), split (bi)linearly between the neighbouring nodes; mass landing
+    outside the nodes is dropped. Positions are clamped to [-1, n], so far-away mass lands on
+    the spare nodes -1, n, n + 1 of a padded array."""
+    rows, cols = mass.shape
+    width = cols + 3
+    parts = [(torch.zeros((), dtype=torch.long, device=mass.device), mass)]  # (flat index, mass)
+    for axis, (pos, stride) in enumerate(zip(cells, (width, 1), strict=True)):
+        if pos is None:
+            ticks = torch.arange(1, mass.shape[axis] + 1, device=mass.device) * stride
+            ticks = ticks[:, None] if axis == 0 else ticks[None, :]
+            parts = [(index + ticks, part) for index, part in parts]
+            continue
+        pos = pos.clamp(-1.0, float(mass.shape[axis]))
+        left = pos.floor()
+        frac = pos - left
+        base = (left.long() + 1) * stride
+        parts = [
+            (index + base + shift * stride, part * share)
+            for index, part in parts
+            for shift, share in ((0, 1.0 - frac), (1, frac))
+        ]
+    index = torch.cat([index.expand(rows, cols).reshape(-1) for index, _ in parts])
+    weight = torch.cat([part.reshape(-1) for _, part in parts])
+    out = torch.bincount(index, weight, minlength=(rows + 3) * width)
+    return out.view(rows + 3, width)[1 : rows + 1, 1 : cols + 1]
+
+
+def _diffuse(mass: torch.Tensor, tau: float, axes: tuple[int, ...]) -> torch.Tensor:
+    """Convolve along `axes` with the discrete Gaussian of variance tau (in cells), zero-padded
+    so that mass diffusing past the box is dropped rather than wrapped around."""
+    if tau <= 0:
+        return mass
+    for axis in axes:
+        n = mass.shape[axis]
+        size = _fft_size(n + int(math.ceil(12.0 * math.sqrt(tau))) + 4)
+        freq = torch.arange(size // 2 + 1, dtype=DTYPE, device=mass.device) * (2 * math.pi / size)
+        symbol = torch.exp(-tau * (1.0 - torch.cos(freq)))
+        symbol = symbol[:, None] if axis == 0 else symbol
+        spectrum = torch.fft.rfft(mass, n=size, dim=axis) * symbol
+        mass = torch.fft.irfft(spectrum, n=size, dim=axis).narrow(axis, 0, n)
+    return mass.clamp_min(0.0)
+
+
+def _propagate(mass, axes, grid, scheme, destination, variance_correction) -> torch.Tensor:
+    """Apply every step of `grid` to the masses; destination(t, kernel) gives m_j per axis of
+    `mass` as a tensor of mass's shape, or None for an axis that does not move (the prefix)."""
+    lo, dx = float(axes[0][0]), float(axes[0][1] - axes[0][0])
+    times = grid.tolist()
+    for t_from, t_to in zip(times[:-1], times[1:], strict=True):
+        kernel = step_kernel(scheme, t_from, t_to)
+        cells = tuple(None if m is None else (m - lo) / dx for m in destination(t_from, kernel))
+        mass = _deposit(mass, cells)
+        tau = kernel.v / dx**2 - (1.0 / 6.0 if variance_correction else 0.0)
+        mass = _diffuse(mass, tau, tuple(a for a, c in enumerate(cells) if c is not None))
+    return mass
+
+
+def _score_values(values, rows: int, cols: int, name: str) -> torch.Tensor:
+    if tuple(values.shape) != (rows, cols):
+        raise ValueError(f"{name}: must return shape ({rows}, {cols}), got {tuple(values.shape)}")
+    return values.to(DTYPE)
+
+
+def _check_common(scheme, grids, box, n, dim, device, num_stages=None):
+    check_scheme(scheme)
+    grids = check_grid(grids) if num_stages is None else check_stage_grids(grids, num_stages)
+    return grids, _box(box, n, dim, device)
+
+
+def grid_sampler_law(
+    score,
+    grid,
+    dim: int,
+    box=8.0,
+    n: int = 512,
+    scheme: str = "ei",
+    variance_correction: bool = True,
+    device=None,
+) -> GridLaw:
+    """Output density of the DDPM-type sampler with `score(x, t) -> (m, d)` in d = 1 or 2,
+    started at N(0, I) on `grid`, on n nodes per axis of the box [-box, box]^d (or
+    [box[0], box[1]]^d)."""
+    dim = check_count("dim", dim)
+    grid, axes = _check_common(scheme, grid, box, n, dim, device)
+    nodes = _nodes(axes)
+    shape = (1, n) if dim == 1 else (n, n)
+
+    def destination(t, kernel):
+        drift = _score_values(score(nodes, t), n**dim, dim, "score")
+        moved = kernel.c_y * nodes + kernel.c_s * drift
+        columns = [moved[:, a].reshape(shape) for a in range(dim)]
+        return (None, columns[0]) if dim == 1 else tuple(columns)
+
+    mass = _propagate(_start_mass(axes, 1), axes, grid, scheme, destination, variance_correction)
+    density = mass.reshape((n,) * dim) / (axes[0][1] - axes[0][0]) ** dim
+    return GridLaw(axes, density, 1.0 - float(mass.sum()))
+
+
+def grid_ar_sampler_law(
+    conditional_score,
+    grids,
+    box=8.0,
+    n: int = 512,
+    scheme: str = "ei",
+    variance_correction: bool = True,
+    device=None,
+) -> GridLaw:
+    """Output density of the AR-DM sampler with K = 2 one-dimensional patches.
+
+    conditional_score(k, x_k, prefix, t) -> (m, 1); stage 1 (k = 0, empty prefix) is a 1-D
+    propagation, stage 2 (k = 1) propagates one 1-D density per prefix grid value x1 at once, and
+    the joint density is p^(x1) p^(x2 | x1). `grids`: one grid, or one per stage.
+    """
+    grids, axes = _check_common(scheme, grids, box, n, 2, device, num_stages=2)
+    axis = axes[0]
+    dx = float(axis[1] - axis[0])
+    empty = axis.new_zeros(n, 0)
+
+    def first(t, kernel):
+        values = conditional_score(0, axis[:, None], empty, t)
+        drift = _score_values(values, n, 1, "conditional_score")
+        return None, (kernel.c_y * axis + kernel.c_s * drift[:, 0])[None, :]
+
+    nodes = _nodes(axes)  # (prefix x1, patch x2) pairs
+
+    def second(t, kernel):
+        values = conditional_score(1, nodes[:, 1:], nodes[:, :1], t)
+        drift = _score_values(values, n * n, 1, "conditional_score")
+        return None, (kernel.c_y * nodes[:, 1] + kernel.c_s * drift[:, 0]).reshape(n, n)
+
+    correct = variance_correction
+    prefix = _propagate(_start_mass(axes[:1], 1), axes, grids[0], scheme, first, correct)
+    stage = _propagate(_start_mass(axes[:1], n), axes, grids[1], scheme, second, correct)
+    prefix_density, stage_density = prefix[0] / dx, stage / dx
+    density = prefix_density[:, None] * stage_density
+    return GridLaw(
+        axes,
+        density,
+        1.0 - float(density.sum()) * dx * dx,
+        stage_density=stage_density,
+        stage_mass_lost=1.0 - stage.sum(dim=1),
+    )
+
+
+def _divergences(density, log_target, cell, dim=None):
+    """KL(q || p^), KL(p^ || q), TV, mass of p^, mass of q by quadrature, summed over `dim`
+    (all when None). Where p^ underflows to 0 its log is taken at the smallest normal float."""
+    target = log_target.exp()
+    log_density = density.clamp_min(torch.finfo(DTYPE).tiny).log()
+    forward = torch.where(target > 0, target * (log_target - log_density), 0.0)
+    reverse = torch.where(density > 0, density * (log_density - log_target), 0.0)
+    sums = [v.sum() if dim is None else v.sum(dim=dim) for v in (forward, reverse)]
+    tv = 0.5 * (density - target).abs()
+    tv = tv.sum() if dim is None else tv.sum(dim=dim)
+    return sums[0] * cell, sums[1] * cell, tv * cell, target
+
+
+def _log_values(log_prob, *args, rows: int, name: str) -> torch.Tensor:
+    values = log_prob(*args)
+    if tuple(values.shape) != (rows,):
+        raise ValueError(f"{name}: must return shape ({rows},), got {tuple(values.shape)}")
+    return values.to(DTYPE)
+
+
+def grid_divergences(law: GridLaw, log_prob) -> GridDivergences:
+    """KL(q || p^), KL(p^ || q) and TV = 1/2 int |p^ - q| by quadrature on the box, with
+    log_prob(x (m, d)) -> (m,) the exact target log-density."""
+    points = law.points()
+    log_target = _log_values(log_prob, points, rows=points.shape[0], name="log_prob")
+    density = law.density.reshape(-1)
+    forward, reverse, tv, target = _divergences(density, log_target, law.cell)
+    return GridDivergences(
+        float(forward),
+        float(reverse),
+        float(tv),
+        float(density.sum()) * law.cell,
+        float(target.sum()) * law.cell,
+    )
+
+
+def conditional_divergences(
+    law: GridLaw, conditional_log_prob, prefix_log_prob, coverage: float = 0.999
+) -> PrefixCurves:
+    """Per-prefix KL(q(.|x1) || p^(.|x1)), KL(p^(.|x1) || q(.|x1)) and TV for every grid x1
+    (d = 2), averaged with the true prefix density and maximised over the prefixes holding
+    `coverage` of it. conditional_log_prob(x2 (m, 1), x1 (m, 1)) -> (m,) and
+    prefix_log_prob(x1 (m, 1)) -> (m,) are the exact target's."""
+    if law.dim != 2:
+        raise ValueError(f"law: conditional curves need d = 2, got d = {law.dim}")
+    if not 0.0 < coverage <= 1.0:
+        raise ValueError(f"coverage: must be in (0, 1], got {coverage}")
+    n = law.axes[0].shape[0]
+    points = law.points()
+    log_cond = _log_values(
+        conditional_log_prob, points[:, 1:], points[:, :1], rows=n * n, name="conditional_log_prob"
+    )
+    kl, reverse_kl, tv, _ = _divergences(law.conditional(), log_cond.reshape(n, n), law.dx, dim=1)
+    prefix = law.axes[0]
+    weight = _log_values(prefix_log_prob, prefix[:, None], rows=n, name="prefix_log_prob").exp()
+    weight = weight / weight.sum()
+    order = torch.argsort(weight, descending=True)
+    sorted_weight = weight[order]
+    region = torch.zeros(n, dtype=torch.bool, device=weight.device)
+    region[order[(sorted_weight.cumsum(0) - sorted_weight) < coverage]] = True
+    return PrefixCurves(
+        prefix,
+        kl,
+        reverse_kl,
+        tv,
+        weight,
+        region,
+        float((weight * kl).sum()),
+        float((weight * reverse_kl).sum()),
+        float((weight * tv).sum()),
+        float(kl[region].max()),
+        float(reverse_kl[region].max()),
+        float(tv[region].max()),
+    )
+
+
+def richardson(coarse: float, fine: float, dx_coarse: float, dx_fine: float) -> float:
+    """Extrapolate F(dx) = F_0 + C dx^2 + o(dx^2) to dx = 0 from two resolutions."""
+    if not dx_coarse > dx_fine > 0:
+        raise ValueError(f"dx_fine: need 0 < dx_fine < dx_coarse, got {dx_fine} and {dx_coarse}")
+    weight = dx_coarse**2 / (dx_coarse**2 - dx_fine**2)
+    return weight * fine + (1.0 - weight) * coarse
