@@ -1,0 +1,109 @@
+"""Time grids on the OU clock (MATH.md section 1).
+
+A grid is a 1-D float64 tensor of N + 1 forward times T = t_0 > t_1 > ... > t_N = delta >= 0;
+step j goes from t_j down to t_{j+1}, with h_j = t_j - t_{j+1}.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from scipy.optimize import brentq
+
+from synthetic.validation import DTYPE, check_count
+from verify.process import times_from_betas
+
+__all__ = ["exponential_linear", "from_betas", "uniform", "validate"]
+
+
+def validate(grid) -> torch.Tensor:
+    """Return `grid` if it is a valid time grid, else raise ValueError saying why."""
+    if not isinstance(grid, torch.Tensor) or grid.dtype != DTYPE:
+        kind = getattr(grid, "dtype", type(grid).__name__)
+        raise ValueError(f"grid: must be a float64 torch tensor, got {kind}")
+    if grid.ndim != 1 or grid.numel() < 2:
+        raise ValueError(f"grid: must be 1-D with at least 2 times, got shape {tuple(grid.shape)}")
+    if not torch.isfinite(grid).all():
+        raise ValueError("grid: contains NaN or infinite values")
+    if not (grid[1:] < grid[:-1]).all():
+        raise ValueError("grid: times must be strictly decreasing (T first, delta last)")
+    if grid[-1] < 0:
+        raise ValueError(f"grid: last time delta must be >= 0, got {float(grid[-1])}")
+    return grid
+
+
+def _check_ends(T, delta) -> tuple[float, float]:
+    T, delta = float(T), float(delta)
+    if not math.isfinite(delta) or delta < 0:
+        raise ValueError(f"delta: must be a finite time >= 0, got {delta}")
+    if not math.isfinite(T) or T <= delta:
+        raise ValueError(f"T: must be finite and above delta ({delta}), got {T}")
+    return T, delta
+
+
+def uniform(T: float, N: int, delta: float = 0.0) -> torch.Tensor:
+    """t_j = T - j (T - delta) / N, j = 0..N."""
+    T, delta = _check_ends(T, delta)
+    N = check_count("N", N)
+    grid = T - (T - delta) * torch.arange(N + 1, dtype=DTYPE) / N
+    grid[-1] = delta
+    return validate(grid)
+
+
+def exponential_linear(T: float, N: int, delta: float) -> torch.Tensor:
+    """Benton et al. (2024): N1 steps of constant size kappa from T, then N2 = N - N1 geometric
+    steps t_{j+1} = t_j / (1 + kappa) landing exactly on delta (so h_j = kappa t_{j+1} there).
+
+    How kappa is chosen: the continuous step count (T - 1)/kappa + log(1/delta)/log(1 + kappa) = N
+    (linear down to t = 1, geometric below) gives kappa_0; N1 = round((T - 1)/kappa_0) clipped to
+    [0, N] (0 when T <= 1, N when delta >= 1). With N1, N2 fixed, kappa is the unique root of
+    (T - N1 kappa) / (1 + kappa)^{N2} = delta (strictly decreasing in kappa on (0, T/N1)), so
+    every step uses the same kappa; the switch time T - N1 kappa lies near 1 (a few kappa away at
+    most in practice)."""
+    T, delta = _check_ends(T, delta)
+    N = check_count("N", N)
+    if delta == 0:
+        raise ValueError("delta: must be > 0 here (geometric steps never reach 0)")
+    n1 = _linear_steps(T, N, delta)
+    n2 = N - n1
+
+    def endpoint_gap(kappa: float) -> float:
+        return (T - n1 * kappa) * math.exp(-n2 * math.log1p(kappa)) - delta
+
+    if n1 == 0:
+        kappa = math.expm1(math.log(T / delta) / N)
+    elif n2 == 0:
+        kappa = (T - delta) / N
+    else:
+        kappa = brentq(endpoint_gap, 0.0, T / n1, xtol=1e-300, rtol=4 * 2.0**-52, maxiter=500)
+    switch = T - n1 * kappa
+    linear = T - kappa * torch.arange(n1 + 1, dtype=DTYPE)
+    geometric = switch * torch.exp(-torch.arange(1, n2 + 1, dtype=DTYPE) * math.log1p(kappa))
+    grid = torch.cat([linear, geometric])
+    grid[0], grid[-1] = T, delta
+    return validate(grid)
+
+
+def _linear_steps(T: float, N: int, delta: float) -> int:
+    """N1 = round((T - 1)/kappa_0), kappa_0 from the continuous count (see exponential_linear)."""
+    if T <= 1:
+        return 0
+    if delta >= 1:
+        return N
+    log_ratio = -math.log(delta)
+
+    def excess(u: float) -> float:  # u = log(1 + kappa)
+        return (T - 1) / math.expm1(u) + log_ratio / u - N
+
+    u_lo = math.log1p((T - 1) / N)
+    u_hi = max(math.log1p(2 * (T - 1) / N), 2 * log_ratio / N)
+    kappa0 = math.expm1(brentq(excess, u_lo, u_hi))
+    return min(N, max(0, round((T - 1) / kappa0)))
+
+
+def from_betas(betas) -> torch.Tensor:
+    """A DDPM schedule beta_1..beta_N on the OU clock: (t_N, ..., t_1, 0) with
+    t_i = -1/2 log alpha_bar_i; the last step reaches the data (t = 0 = delta), as in Ho et al."""
+    times = times_from_betas(betas)
+    return validate(torch.cat([times.flip(0), torch.zeros(1, dtype=DTYPE)]))

@@ -1,0 +1,98 @@
+"""The reverse-time sampler on R^d: start at y ~ N(0, I) = gamma_d at t_0 = T, then for each step
+j = 0..N-1 of the grid apply the Gaussian kernel of `step_kernel(scheme, t_j, t_{j+1})`:
+
+    y <- c_y y + c_s s(y, t_j) + sqrt(v) xi,   xi ~ N(0, I)   (MATH.md section 2).
+
+`run_chain` is the one stepping loop; AR-DM (verify.samplers.ar) runs it once per patch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+
+from synthetic.validation import DTYPE, check_count
+from verify.grids import validate
+from verify.samplers.kernels import check_scheme, step_kernel
+
+__all__ = ["StepRecord", "run_chain", "sample"]
+
+
+class StepRecord(NamedTuple):
+    """What a callback sees for step j of stage `stage` (0 for a plain DDPM): the state x at
+    t_from, the score value s(x, t_from) used for the step, and the step's target time t_to."""
+
+    stage: int
+    j: int
+    t_from: float
+    t_to: float
+    x: torch.Tensor
+    score: torch.Tensor
+
+
+def check_callable(name: str, fn, optional: bool = False):
+    if fn is None and optional:
+        return None
+    if not callable(fn):
+        raise ValueError(f"{name}: must be callable, got {type(fn).__name__}")
+    return fn
+
+
+def run_chain(
+    score: Callable[[torch.Tensor, float], torch.Tensor],
+    grid: torch.Tensor,
+    y: torch.Tensor,
+    scheme: str,
+    generator: torch.Generator | None,
+    callback: Callable[[StepRecord], None] | None = None,
+    stage: int = 0,
+    trajectory: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Run the N steps of `grid` from y (the state at t_0) and return the state at t_N.
+
+    Inputs are assumed validated. States after each step are appended to `trajectory` if given.
+    """
+    times = grid.tolist()
+    for j, (t_from, t_to) in enumerate(zip(times[:-1], times[1:], strict=True)):
+        kernel = step_kernel(scheme, t_from, t_to)
+        s = score(y, t_from)
+        if s.shape != y.shape:
+            raise ValueError(f"score: returned shape {tuple(s.shape)}, expected {tuple(y.shape)}")
+        if callback is not None:
+            callback(StepRecord(stage, j, t_from, t_to, y, s))
+        y_next = kernel.c_y * y + kernel.c_s * s.to(y.dtype)
+        if kernel.v > 0:
+            xi = torch.randn(y.shape, dtype=y.dtype, device=y.device, generator=generator)
+            y_next = y_next + math.sqrt(kernel.v) * xi
+        y = y_next
+        if trajectory is not None:
+            trajectory.append(y)
+    return y
+
+
+def sample(
+    score: Callable[[torch.Tensor, float], torch.Tensor],
+    grid: torch.Tensor,
+    n: int,
+    dim: int,
+    scheme: str = "ei",
+    generator: torch.Generator | None = None,
+    callback: Callable[[StepRecord], None] | None = None,
+    return_trajectory: bool = False,
+    device: str | torch.device = "cpu",
+):
+    """n samples (n, dim) of the reverse chain with score(x, t) -> (n, dim); with
+    return_trajectory, also the states at every grid time, (N + 1, n, dim), T first.
+    The number of score evaluations (NFE) is N = len(grid) - 1."""
+    check_callable("score", score)
+    grid = validate(grid)
+    n, dim = check_count("n", n), check_count("dim", dim)
+    scheme = check_scheme(scheme)
+    check_callable("callback", callback, optional=True)
+    y = torch.randn((n, dim), dtype=DTYPE, device=device, generator=generator)
+    trajectory = [y] if return_trajectory else None
+    y = run_chain(score, grid, y, scheme, generator, callback, trajectory=trajectory)
+    return (y, torch.stack(trajectory)) if return_trajectory else y
