@@ -1,0 +1,60 @@
+"""Claim 9 experiment: window masks, the exact CMI against a closed form, the quick profile."""
+
+import math
+
+import pytest
+import torch
+
+from figures import render
+from verify import runner
+from verify.executor import LocalExecutor
+from verify.experiments.limited_context import Config, _exact, observed_chain, window_masks
+from verify.records import validate_record
+
+
+def test_window_masks_match_brute_force():
+    sizes = (2, 1, 3, 2)
+    masks = window_masks(sizes, 2)
+    starts = [0, 2, 3, 6]
+    for k in range(4):
+        visible = {j for jj in range(max(0, k - 2), k) for j in range(starts[jj], starts[jj] + sizes[jj])}
+        assert masks[k].tolist() == [1.0 if j in visible else 0.0 for j in range(8)]
+
+
+def test_cmi_of_first_pair_is_the_bivariate_gaussian_mutual_information():
+    """Stage 1 with no window: I(x^1; x^0) = -1/2 log(1 - corr^2)."""
+    config = Config(K=3, windows=(0, 2), N=40, n_mc=2000, steps=0)
+    rows = _exact(config, seed=0)["rows"]
+    cov = observed_chain(3, config.radius, config.angle).covariances[0]
+    corr = cov[0, 1] / torch.sqrt(cov[0, 0] * cov[1, 1])
+    first = next(r for r in rows if r["window"] == 0 and r["k"] == 1)
+    assert first["cmi"] == pytest.approx(-0.5 * math.log(1 - float(corr) ** 2), rel=1e-10)
+    full = [r for r in rows if r["window"] == 2]
+    assert all(r["cmi"] == pytest.approx(0.0, abs=1e-12) for r in full)
+    assert all(r["kl_full"] >= 0 for r in rows)
+
+
+def test_config_rejects_bad_fields():
+    with pytest.raises(ValueError, match="radius"):
+        Config(radius=1.0)
+    with pytest.raises(ValueError, match="windows"):
+        Config(windows=(-1,))
+
+
+def test_quick_profile_checks_hold_and_record_is_valid(tmp_path):
+    items = runner.plan(["limited_context"], "quick", 0, "cpu", tmp_path)
+    records, failures = runner.run(
+        items,
+        profile="quick",
+        seed=0,
+        device="cpu",
+        out=tmp_path,
+        executor=LocalExecutor(1),
+        log=lambda *_: None,
+    )
+    assert failures == {}
+    record = records[0]
+    validate_record(record)
+    assert [c["name"] for c in record["checks"] if not c["holds"]] == []
+    assert any("learned" in c["name"] for c in record["checks"])
+    assert render(record, tmp_path / "figures")
