@@ -1,0 +1,112 @@
+"""Claim 1 experiment: every guaranteed check of a small sweep holds, the record is valid, and the
+pieces it builds on agree with independent oracles (closed-form Gaussian KL, scipy quadrature)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import integrate, stats
+
+from verify.executor import LocalExecutor
+from verify.experiments import bound_hierarchy_ddpm as experiment
+from verify.records import validate_record
+from verify.runner import plan, run
+
+SMALL = experiment.Config(
+    settings=(("gauss8", "perturbed"), ("mixture2", "perturbed"), ("gauss2", "learned")),
+    steps=(8, 16),
+    draws=400,
+    grid_nodes=(64, 128),
+    train_steps=40,
+    hidden=16,
+)
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    results = [experiment.run_cell(cell.params, "cpu") for cell in experiment.cells(SMALL, 3)]
+    return results, experiment.aggregate(SMALL, results)
+
+
+def test_every_hierarchy_check_holds(outcome):
+    results, out = outcome
+    assert out.checks and all(c["holds"] for c in out.checks), [c for c in out.checks if not c["holds"]]
+    # three links per N for every setting whose gap is available (all three here: d <= 2 or affine)
+    assert len(out.checks) == 3 * len(SMALL.steps) * len(SMALL.settings)
+    assert [r["rows"][0]["method"] for r in results] == ["gaussian (TV: upper bound)", "grid", "grid"]
+
+
+def test_exact_gaussian_gap_against_scipy_in_one_dimension():
+    """d = 1 target, biased score: the recursion's KL against scipy quadrature of the two normals."""
+    from synthetic.gaussian_mixture import GaussianMixture
+
+    target = GaussianMixture([1.0], [[2.0]], [[[0.25]]])
+    config = experiment.Config(settings=(("gauss2", "perturbed"),), steps=(4, 8), perturbation=0.3)
+    score, affine = experiment.build_score(target, "perturbed", config, 0, "cpu")
+    grid = experiment.make_grid("uniform", 3.0, 40, 0.01)
+    gap = experiment.exact_gap(target, score, affine, grid, config)
+    # the sampler law by hand: scalar mean/variance recursion with s(y, t) = -(y - a m)/C + 0.3
+    mean, var = 0.0, 1.0
+    times = grid.tolist()
+    for hi, lo in zip(times[:-1], times[1:], strict=True):
+        h, a = hi - lo, math.exp(-hi)
+        c = a**2 * 0.25 + 1 - a**2
+        gain = math.exp(h) - 2 * math.expm1(h) / c
+        mean = gain * mean + 2 * math.expm1(h) * (a * 2.0 / c + 0.3)
+        var = gain**2 * var + math.expm1(2 * h)
+    a = math.exp(-0.01)
+    q, p = stats.norm(a * 2.0, math.sqrt(a**2 * 0.25 + 1 - a**2)), stats.norm(mean, math.sqrt(var))
+    kl, _ = integrate.quad(lambda x: q.pdf(x) * (q.logpdf(x) - p.logpdf(x)), -10, 14, limit=200)
+    assert gap["gap"] == pytest.approx(kl, rel=1e-7)
+    assert gap["gap"] == pytest.approx(0.102, abs=5e-4)  # MATH.md section 5 sanity value
+
+
+def test_fitted_constant_recovers_a_known_scale():
+    shapes = np.array([1.0, 0.5, 0.25])
+    fit = experiment.fitted_form(3.0 * shapes, shapes)
+    assert fit["C"] == pytest.approx(3.0) and np.allclose(fit["ratios"], 1.0)
+    assert math.isnan(experiment.fitted_form([1.0, -1.0], [1.0, 1.0])["C"])
+
+
+def test_record_schema_through_the_runner(tmp_path, monkeypatch):
+    tiny = experiment.Config(settings=(("gauss2", "exact"),), steps=(4, 8), draws=50)
+    monkeypatch.setitem(experiment.EXPERIMENT.profiles, "quick", tiny)
+    items = plan([experiment.NAME], "quick", 0, "cpu", tmp_path)
+    records, failures = run(
+        items,
+        profile="quick",
+        seed=0,
+        device="cpu",
+        out=tmp_path,
+        executor=LocalExecutor(1),
+        log=lambda *_: None,
+    )
+    assert failures == {} and len(records) == 1
+    validate_record(records[0])
+    assert all(c["holds"] for c in records[0]["checks"])
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("settings", (("gauss3", "exact"),)),
+        ("steps", (8,)),
+        ("grid", "ddpm"),
+        ("scheme", "ancestral"),
+        ("delta", 5.0),
+        ("sub_steps", 6),
+        ("grid_nodes", (128, 64)),
+        ("train_steps", 0),
+    ],
+)
+def test_config_rejects_bad_fields(field, value):
+    kwargs = {"settings": (("gauss2", "exact"),), "steps": (4, 8), field: value}
+    with pytest.raises(ValueError, match=f"^{field}"):
+        experiment.Config(**kwargs)
+
+
+def test_quick_profile_is_valid():
+    assert torch.is_tensor(experiment.make_grid("exponential_linear", 3.0, 8, 0.02))
+    for config in experiment.PROFILES.values():
+        assert experiment.cells(config, 0)
