@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 import torch
 
 from synthetic.ou import ou_scale, ou_variance
+from synthetic.random import standard_normal
 from synthetic.validation import DTYPE, check_count, check_patch_sizes, check_points, check_time
 
 
@@ -100,7 +101,7 @@ class Distribution(ABC):
     def _noise(x0: torch.Tensor, t: float, generator: torch.Generator | None) -> torch.Tensor:
         if t == 0.0:
             return x0
-        z = torch.randn(x0.shape, dtype=DTYPE, device=x0.device, generator=generator)
+        z = standard_normal(x0.shape, generator, x0.device)
         return ou_scale(t) * x0 + ou_variance(t) ** 0.5 * z
 
     def _check_patch_index(self, k) -> int:
@@ -122,9 +123,7 @@ class Distribution(ABC):
         x_k = check_points("x_k", x_k, self.patch_sizes[k])
         prefix = self._check_prefix(k, prefix)
         if prefix.shape[0] != x_k.shape[0]:
-            raise ValueError(
-                f"prefix: must have as many rows as x_k ({x_k.shape[0]}), got {prefix.shape[0]}"
-            )
+            raise ValueError(f"prefix: must have as many rows as x_k ({x_k.shape[0]}), got {prefix.shape[0]}")
         return k, x_k, prefix, check_time(t)
 
     # ----- to implement ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ import torch
 
 from synthetic.base import Distribution
 from synthetic.ou import ou_scale, ou_variance
+from synthetic.random import standard_normal, standard_uniform
 from synthetic.validation import (
     DTYPE,
     as_tensor,
@@ -79,8 +80,8 @@ class _Block:
     def sample(self, n: int, prefix, generator):
         """n clean draws (t = 0): component by inverse CDF of one uniform, then the Gaussian."""
         device = self.vals.device
-        uniform = torch.rand(n, dtype=DTYPE, device=device, generator=generator)
-        noise = torch.randn(n, self.dim, dtype=DTYPE, device=device, generator=generator)
+        uniform = standard_uniform(n, generator, device)
+        noise = standard_normal((n, self.dim), generator, device)
         out = []
         for rows in self.chunks(n, per_row=self.dim * max(self.dim, self.prefix_dim)):
             a = None if prefix is None else prefix[rows]

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from synthetic.presets import make
+from verify.exact import gaussian_sampler_law
 from verify.grids import uniform
 from verify.models import as_score, build_model
 from verify.samplers import sample
@@ -14,15 +15,18 @@ from verify.train import TrainConfig, train
 pytestmark = pytest.mark.gpu
 
 
-def test_sampler_runs_on_cuda_with_a_cuda_generator():
-    target = make("gaussian_1d").to("cuda")
-    generator = torch.Generator(device="cuda").manual_seed(0)
-    x = sample(target.score, uniform(3.0, 200, 0.01), 20000, 1, generator=generator, device="cuda")
+@pytest.mark.parametrize("generator_device", ["cpu", "cuda"])
+def test_sampler_on_cuda_matches_the_exact_law(generator_device):
+    target = make("gaussian_1d")
+    grid = uniform(3.0, 200, 0.01)
+    law = gaussian_sampler_law(target.affine_score, grid, 1)
+    generator = torch.Generator(device=generator_device).manual_seed(0)
+    n = 20000
+    x = sample(target.to("cuda").score, grid, n, 1, generator=generator, device="cuda")
     assert x.device.type == "cuda" and x.dtype == torch.float64
-    mean, var = float(x.mean()), float(x.var())
-    # target N(2, 0.25) noised to delta = 0.01: standard errors ~0.004 (mean), ~0.0025 (variance)
-    assert abs(mean - 2.0 * torch.exp(torch.tensor(-0.01)).item()) < 0.03
-    assert abs(var - 0.25) < 0.03
+    mean, var = float(law.mean[0]), float(law.cov[0, 0])
+    assert abs(float(x.mean()) - mean) < 5 * (var / n) ** 0.5
+    assert abs(float(x.var()) - var) < 5 * var * (2 / n) ** 0.5
 
 
 def test_training_on_cuda_matches_cpu_loss_curve():

@@ -12,6 +12,7 @@ import math
 import torch
 
 from synthetic.ou import ou_scale, ou_variance
+from synthetic.random import standard_normal
 from synthetic.validation import DTYPE, as_tensor, check_count, check_time
 
 __all__ = [
@@ -31,7 +32,7 @@ def forward_sample(x0, t: float, generator: torch.Generator | None = None) -> to
     """One draw of X_t = a_t x0 + s_t Z per row of x0 (n, d), Z ~ N(0, I)."""
     x0 = as_tensor("x0", x0, ndim=2)
     t = check_time(t)
-    z = torch.randn(x0.shape, dtype=DTYPE, device=x0.device, generator=generator)
+    z = standard_normal(x0.shape, generator, x0.device)
     return ou_scale(t) * x0 + math.sqrt(ou_variance(t)) * z
 
 

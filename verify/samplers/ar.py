@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 
+from synthetic.random import standard_normal
 from synthetic.validation import DTYPE, check_count, check_patch_sizes
 from verify.grids import validate
 from verify.samplers.ddpm import StepRecord, check_callable, run_chain
@@ -66,7 +67,7 @@ def sample_ar(
         def stage_score(x: torch.Tensor, t: float, k: int = k, prefix: torch.Tensor = prefix):
             return score(k, x, prefix, t)
 
-        y = torch.randn((n, size), dtype=DTYPE, device=device, generator=generator)
+        y = standard_normal((n, size), generator, device)
         patches.append(run_chain(stage_score, grid, y, scheme, generator, callback, stage=k))
     x = torch.cat(patches, dim=1)
     if not return_info:

@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import torch
 
-from synthetic.validation import DTYPE, check_count
+from synthetic.random import standard_normal
+from synthetic.validation import check_count
 from verify.grids import validate
 from verify.samplers.kernels import check_scheme, step_kernel
 
@@ -65,7 +66,7 @@ def run_chain(
             callback(StepRecord(stage, j, t_from, t_to, y, s))
         y_next = kernel.c_y * y + kernel.c_s * s.to(y.dtype)
         if kernel.v > 0:
-            xi = torch.randn(y.shape, dtype=y.dtype, device=y.device, generator=generator)
+            xi = standard_normal(y.shape, generator, y.device, y.dtype)
             y_next = y_next + math.sqrt(kernel.v) * xi
         y = y_next
         if trajectory is not None:
@@ -92,7 +93,7 @@ def sample(
     n, dim = check_count("n", n), check_count("dim", dim)
     scheme = check_scheme(scheme)
     check_callable("callback", callback, optional=True)
-    y = torch.randn((n, dim), dtype=DTYPE, device=device, generator=generator)
+    y = standard_normal((n, dim), generator, device)
     trajectory = [y] if return_trajectory else None
     y = run_chain(score, grid, y, scheme, generator, callback, trajectory=trajectory)
     return (y, torch.stack(trajectory)) if return_trajectory else y
