@@ -1,0 +1,124 @@
+"""Claim 5 experiment: the step search, the AR-DM target p_AR,delta, stage KLs, the quick profile."""
+
+import math
+
+import pytest
+import torch
+
+from figures import render
+from verify import runner
+from verify.exact.gaussian_law import gaussian_ar_sampler_law
+from verify.executor import LocalExecutor
+from verify.experiments import complexity
+from verify.experiments.complexity import Config, Problem, smallest_steps
+from verify.grids import exponential_linear
+from verify.metrics.gaussian import gaussian_kl
+from verify.records import validate_record
+
+
+@pytest.mark.parametrize("budget", [0.5, 0.05, 3e-3, 1e-3, 2.0])
+def test_smallest_steps_matches_brute_force_on_monotone_kl(budget):
+    def kl(n):
+        return 3.0 / n**1.5 + 1e-4
+
+    found = smallest_steps(kl, budget, 10**5)
+    first = next(n for n in range(1, 10**5) if kl(n) <= budget)
+    assert found.steps == first
+    assert found.kl == kl(first)
+    assert found.kl_below == (kl(first - 1) if first > 1 else None)
+
+
+def test_smallest_steps_returns_a_boundary_on_non_monotone_kl():
+    values = {n: (0.5 if n % 7 == 3 else 1.0 / n) for n in range(1, 200)}
+    found = smallest_steps(values.__getitem__, 0.05, 199)
+    assert found.kl <= 0.05 < found.kl_below
+    assert found.evaluations < 20
+
+
+def test_smallest_steps_raises_when_the_budget_is_unreachable():
+    with pytest.raises(ValueError, match="max_steps"):
+        smallest_steps(lambda n: 1e-2 + 1.0 / n, 1e-3, 64)
+
+
+def test_ar_target_is_q_delta_for_independent_patches_and_for_one_patch():
+    for K, p, rho in ((3, 2, 0.0), (1, 4, 0.9)):
+        problem = Problem(K, p, rho, delta=0.05, seed=1)
+        torch.testing.assert_close(problem.ar_target[0], problem.q_delta[0], rtol=0, atol=1e-12)
+        torch.testing.assert_close(problem.ar_target[1], problem.q_delta[1], rtol=0, atol=1e-12)
+
+
+def test_ar_target_matches_ancestral_monte_carlo():
+    """p_AR,delta: x^k ~ q^k_delta(. | x^{<k}) drawn patch by patch with the distribution's own
+    conditional sampler (noise delta on patch k, clean-law conditioning on the drawn prefix)."""
+    problem = Problem(3, 2, 0.9, delta=0.3, seed=2)
+    chain, n = problem.chain, 40_000
+    generator = torch.Generator().manual_seed(0)
+    x = torch.zeros(n, 0, dtype=torch.float64)
+    for k in range(3):
+        x = torch.cat([x, chain.conditional_sample(k, x, t=0.3, generator=generator)], dim=1)
+    mean, cov = problem.ar_target
+    var = cov.diagonal()
+    assert ((x.mean(0) - mean).abs() <= 5 * (var / n).sqrt()).all()
+    se = ((var[:, None] * var[None, :] + cov**2) / n).sqrt()
+    assert ((torch.cov(x.T) - cov).abs() <= 5 * se).all()
+    # and it differs from q_delta when patches depend on each other
+    assert (problem.ar_target[1] - problem.q_delta[1]).abs().max() > 0.05
+
+
+def test_stage_kls_add_up_to_the_joint_kl():
+    """Chain rule: sum_k stage KL (each computed with the other stages on one step) equals
+    KL(p_AR,delta || p^_AR) of the full sampler with N_k steps in stage k."""
+    problem = Problem(3, 2, 0.9, delta=0.01, seed=0)
+    T, steps = 2.0, (5, 9, 14)
+    stages = sum(problem.stage_kl(k, T, n) for k, n in enumerate(steps))
+    grids = [exponential_linear(T, n, 0.01) for n in steps]
+    law = gaussian_ar_sampler_law(problem.chain.conditional_affine_score, problem.sizes, grids)
+    joint = gaussian_kl(*problem.ar_target, law.mean, law.cov)
+    assert stages == pytest.approx(joint, rel=1e-8)
+
+
+def test_one_patch_stage_kl_equals_ddpm_kl():
+    problem = Problem(1, 3, 0.5, delta=0.01, seed=0)
+    for steps in (3, 20):
+        assert problem.stage_kl(0, 2.5, steps) == pytest.approx(problem.ddpm_kl(2.5, steps), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"patch_counts": (3,)}, "patch_counts"),
+        ({"eps": 1.5}, "eps"),
+        ({"eps_values": (0.1,)}, "eps_values"),
+        ({"rho": 1.0}, "rho"),
+        ({"delta": 0.0}, "delta"),
+        ({"patch_dims": (0,)}, "patch_dims"),
+    ],
+)
+def test_config_rejects_bad_fields(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        Config(**kwargs)
+
+
+def test_quick_profile_record_checks_hold_and_figure_draws(tmp_path):
+    items = runner.plan(["complexity"], "quick", 0, "cpu", tmp_path)
+    records, failures = runner.run(
+        items, profile="quick", seed=0, device="cpu", out=tmp_path, executor=LocalExecutor(1),
+        log=lambda *_: None,
+    )  # fmt: skip
+    assert failures == {}
+    (record,) = records
+    validate_record(record)
+    assert record["checks"] and all(c["holds"] for c in record["checks"]), [
+        c for c in record["checks"] if not c["holds"]
+    ]
+    assert record["metrics"]["ratio_K1"]["value"] == 1.0
+    assert math.isfinite(record["metrics"]["slope_eps_ddpm"]["value"])
+    files = render(record, tmp_path / "figures")
+    assert all((tmp_path / f).exists() for f in files) and len(files) == 2
+
+
+def test_cells_are_distinct_and_seeded():
+    cells = complexity.cells(complexity.PROFILES["default"], 3)
+    assert len({c.key for c in cells}) == len(cells)
+    assert len({c.params.seed for c in cells}) == len(cells)
+    assert {c.params.data_seed for c in cells} == {3}
