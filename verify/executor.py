@@ -7,7 +7,6 @@ Another executor only needs the same `run(cells, device)` generator.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 import traceback
 from collections.abc import Iterator
@@ -17,19 +16,24 @@ from verify.experiments import Cell, load
 
 
 def execute(cell: Cell, device: str) -> dict:
-    """Run one cell: {"ok": True, "result", "elapsed_s"} or {"ok": False, "error": traceback}."""
+    """Run one cell: {"ok": True, "result", "elapsed_s"} or {"ok": False, "error": traceback}.
+
+    The cell runs on one torch thread wherever it runs: the summation order of CPU reductions
+    depends on the thread count, so this keeps records bit-identical across executors
+    (parallelism comes from running cells side by side).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     start = time.perf_counter()
     try:
         result = load(cell.experiment, cell.module).run_cell(cell.params, device)
     except Exception:  # reported with the cell, never silently dropped
         return {"ok": False, "error": traceback.format_exc(), "elapsed_s": time.perf_counter() - start}
+    finally:
+        torch.set_num_threads(threads)
     return {"ok": True, "result": result, "elapsed_s": time.perf_counter() - start}
-
-
-def _limit_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 class LocalExecutor:
@@ -45,11 +49,8 @@ class LocalExecutor:
             for cell in cells:
                 yield cell, execute(cell, device)
             return
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            self.jobs, mp_context=context, initializer=_limit_threads, initargs=(threads,)
-        ) as pool:
+        with ProcessPoolExecutor(self.jobs, mp_context=context) as pool:
             futures = {pool.submit(execute, cell, device): cell for cell in cells}
             try:
                 for future in as_completed(futures):

@@ -1,5 +1,7 @@
 """Regenerate every result and figure: `python -m verify.run_all [--profile quick|default|full] ...`.
 
+Cells run in local processes (`--jobs N`) or on Dask (`--executor dask [--scheduler ADDRESS]`).
+
 Writes DIR/<experiment>.json, DIR/manifest.json, DIR/figures/*.png|pdf and DIR/claims.md, then
 prints the claims table. A rerun skips experiments (and cells) whose config hash already has a
 complete record; Ctrl-C keeps everything finished.
@@ -27,6 +29,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for independent cells")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local: --jobs processes here; dask: a Dask cluster (extra: distributed)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address (e.g. tcp://host:8786); without it --executor dask starts a "
+        "LocalCluster with one worker per core",
+    )
     parser.add_argument("--force", action="store_true", help="recompute even complete records")
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
@@ -40,6 +54,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--seed: must be >= 0, got {args.seed}")
     if args.jobs < 1:
         parser.error(f"--jobs: must be >= 1, got {args.jobs}")
+    if args.scheduler is not None and args.executor != "dask":
+        parser.error("--scheduler: only meaningful with --executor dask")
+    if args.executor == "dask":
+        if args.jobs != 1:
+            parser.error("--jobs: applies to --executor local; a Dask cluster has its own workers")
+        from verify.dask_executor import require_distributed
+
+        try:
+            require_distributed()
+        except ImportError as error:
+            parser.error(str(error))
     if args.device == "cuda":
         import torch
 
@@ -47,6 +72,17 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error("--device cuda: torch.cuda.is_available() is false on this machine")
     args.names = args.only or known
     return args
+
+
+def make_executor(args: argparse.Namespace):
+    """The executor the arguments ask for; Dask is imported only for --executor dask."""
+    if args.executor == "dask":
+        from verify.dask_executor import DaskExecutor
+
+        return DaskExecutor(args.scheduler)
+    from verify.executor import LocalExecutor
+
+    return LocalExecutor(args.jobs)
 
 
 def main(argv=None) -> int:
@@ -62,7 +98,6 @@ def main(argv=None) -> int:
         return 0
 
     from verify import runner
-    from verify.executor import LocalExecutor
 
     items = runner.plan(args.names, args.profile, args.seed, args.device, args.out, args.force)
     todo = [item for item in items if not item.done]
@@ -88,7 +123,7 @@ def main(argv=None) -> int:
             seed=args.seed,
             device=args.device,
             out=args.out,
-            executor=LocalExecutor(args.jobs),
+            executor=make_executor(args),
             force=args.force,
             draw=render,
         )

@@ -10,6 +10,7 @@ Layout of an output folder DIR:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,21 +103,34 @@ def run(
     for name in by_name:
         if len(results[name]) == len(cells[name]):
             finish(name)
-    for cell, outcome in executor.run(remaining, device):
-        name = cell.experiment
-        if not outcome["ok"]:
-            failures.setdefault(name, []).append(f"cell {cell.key} ({cell.params}):\n{outcome['error']}")
-            log(f"[fail] {name}: cell {cell.key} raised; the other cells go on\n{outcome['error']}")
-            continue
-        payload = {"key": cell.key, "result": outcome["result"], "elapsed_s": outcome["elapsed_s"]}
-        write_json_atomic(_cell_path(out, cell, device), payload)
-        results[name][cell.key] = payload
-        log(
-            f"  {name}: cell {cell.key} in {outcome['elapsed_s']:.1f} s "
-            f"({len(results[name])}/{len(cells[name])})"
-        )
-        if len(results[name]) == len(cells[name]) and name not in failures:
-            finish(name)
+    counts = {"done": 0, "failed": 0}
+
+    def progress() -> str:
+        running = len(remaining) - counts["done"] - counts["failed"]
+        return f"[{counts['done']} done, {running} running or queued, {counts['failed']} failed]"
+
+    # closing(): Ctrl-C or an error here stops the executor's workers; finished cells stay on disk
+    with contextlib.closing(executor.run(remaining, device)) as outcomes:
+        for cell, outcome in outcomes:
+            name = cell.experiment
+            if not outcome["ok"]:
+                counts["failed"] += 1
+                failures.setdefault(name, []).append(f"cell {cell.key} ({cell.params}):\n{outcome['error']}")
+                log(
+                    f"[fail] {name}: cell {cell.key} raised; the other cells go on {progress()}\n"
+                    f"{outcome['error']}"
+                )
+                continue
+            payload = {"key": cell.key, "result": outcome["result"], "elapsed_s": outcome["elapsed_s"]}
+            write_json_atomic(_cell_path(out, cell, device), payload)
+            results[name][cell.key] = payload
+            counts["done"] += 1
+            log(
+                f"  {name}: cell {cell.key} in {outcome['elapsed_s']:.1f} s "
+                f"({len(results[name])}/{len(cells[name])}) {progress()}"
+            )
+            if len(results[name]) == len(cells[name]) and name not in failures:
+                finish(name)
     records = [read_json(out / f"{item.experiment.name}.json") for item in items]
     return [r for r in records if r], failures
 
