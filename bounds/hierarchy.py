@@ -8,13 +8,12 @@ For an EI sampler started at gamma_d and stopped at delta, with target q_delta:
       <= split = KL(q_T || gamma_d) + 2 eps_score^2 + 2 D_disc   (|a + b|^2 <= 2|a|^2 + 2|b|^2)
 
 `LINKS` lists the three inequalities with their reasons; `SPLIT` is the split formula;
-`SPLIT_SLACK` is the sympy identity behind the last link. `checks` turns measured values (with
-standard errors) into the result records' `{name, lhs, rhs, relation, holds, margin}` entries.
+`SPLIT_SLACK` is the sympy identity behind the last link. Experiments turn measured levels into
+result checks with `verify.records.check`, one per link.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import sympy as sp
@@ -48,32 +47,3 @@ LINKS = (
 )
 
 split_bound = sp.lambdify((kl_T, eps_score, D_disc), SPLIT, modules="math")
-
-
-def checks(values: dict, stderr: dict | None = None, z: float = 3.0) -> list[dict]:
-    """One record per link whose two levels are in `values`: holds if lhs <= rhs + z * se.
-
-    `stderr` gives Monte Carlo standard errors per level (0 for exact ones); margin = rhs - lhs.
-    """
-    unknown = set(values) - set(LEVELS)
-    if unknown:
-        raise ValueError(f"values: unknown levels {sorted(unknown)}, expected names in {LEVELS}")
-    stderr = stderr or {}
-    records = []
-    for link in LINKS:
-        if link.lhs not in values or link.rhs not in values:
-            continue
-        lhs, rhs = float(values[link.lhs]), float(values[link.rhs])
-        se = math.hypot(float(stderr.get(link.lhs, 0.0)), float(stderr.get(link.rhs, 0.0)))
-        margin = rhs - lhs
-        records.append(
-            {
-                "name": f"{link.lhs} <= {link.rhs}",
-                "lhs": lhs,
-                "rhs": rhs,
-                "relation": "<=",
-                "holds": bool(margin >= -z * se),
-                "margin": margin,
-            }
-        )
-    return records

@@ -192,18 +192,6 @@ def test_split_slack_is_a_square():
     assert hierarchy.split_bound(0.1, 0.2, 0.3) == pytest.approx(0.1 + 2 * 0.04 + 0.6)
 
 
-def test_hierarchy_checks_use_standard_errors():
-    sanity = {"gap": 0.102, "chain_path_kl": 0.626, "girsanov": 0.628}  # MATH.md section 5
-    records = hierarchy.checks(sanity)
-    assert [r["holds"] for r in records] == [True, True]
-    broken = hierarchy.checks({"chain_path_kl": 0.64, "girsanov": 0.628})
-    assert not broken[0]["holds"] and broken[0]["margin"] == pytest.approx(-0.012)
-    noisy = hierarchy.checks({"chain_path_kl": 0.64, "girsanov": 0.628}, {"girsanov": 0.01})
-    assert noisy[0]["holds"]
-    with pytest.raises(ValueError, match="values"):
-        hierarchy.checks({"exact": 0.1})
-
-
 def test_complexity_table_formulas():
     eps, delta, sizes, L = 0.1, 0.01, [2, 2, 2, 2], 3.0
     table = complexity(eps, sizes, delta, L=L)

@@ -1,16 +1,9 @@
 """Claim 2 experiment: chain rule and per-stage hierarchy checks of a small sweep hold, the record is
-valid, and the AR target law p_AR it builds agrees with an independent Monte Carlo oracle."""
-
-import math
+valid (the AR target law p_AR it builds is tested in tests/test_gaussian_law.py)."""
 
 import pytest
-import torch
 
-from verify.executor import LocalExecutor
 from verify.experiments import bound_hierarchy_ar as experiment
-from verify.metrics.init_kl import sample_ar_target
-from verify.records import validate_record
-from verify.runner import plan, run
 
 SMALL = experiment.Config(
     settings=(("chain", "perturbed"), ("pair", "perturbed")),
@@ -44,54 +37,10 @@ def test_chain_rule_to_round_off_for_gaussians(outcome):
         assert all(g > 0 for g in row["stage_gap"])
 
 
-def test_ar_target_law_matches_monte_carlo():
-    """Moments of p_AR drawn patch by patch (verify.metrics.init_kl) against the stacked law."""
-    target = experiment.build_target("chain", SMALL)
-    delta, n = 0.3, 200_000
-    mean, cov = experiment.ar_target_gaussian(target.mean(), target.covariance(), target.patch_sizes, delta)
-    x = sample_ar_target(target, [delta] * target.num_patches, n, torch.Generator().manual_seed(0))
-    se_mean = (cov.diagonal() / n).sqrt()
-    assert ((x.mean(0) - mean).abs() <= 5 * se_mean).all()
-    centred = x - x.mean(0)
-    sample_cov = centred.T @ centred / (n - 1)
-    se_cov = ((cov.diagonal()[:, None] * cov.diagonal()[None, :] + cov**2) / n).sqrt()
-    assert ((sample_cov - cov).abs() <= 5 * se_cov).all()
-
-
-def test_ar_target_law_closed_form_two_patches():
-    """K = 2 one-dimensional patches by hand: x1 ~ N(a m1, a^2 S11 + s^2), x2 | x1 regression."""
-    mean = torch.tensor([1.0, -0.5], dtype=torch.float64)
-    cov = torch.tensor([[1.0, 0.8], [0.8, 1.5]], dtype=torch.float64)
-    delta = 0.2
-    a, s2 = math.exp(-delta), -math.expm1(-2 * delta)
-    g = 0.8 / 1.0
-    v1 = a**2 + s2
-    expected_cov = torch.tensor(
-        [[v1, a * g * v1], [a * g * v1, (a * g) ** 2 * v1 + a**2 * (1.5 - g * 0.8) + s2]], dtype=torch.float64
-    )
-    m1 = a * 1.0
-    expected_mean = torch.tensor([m1, a * (g * m1 - 0.5 - g * 1.0)], dtype=torch.float64)
-    got_mean, got_cov = experiment.ar_target_gaussian(mean, cov, (1, 1), delta)
-    assert torch.allclose(got_mean, expected_mean, atol=1e-14)
-    assert torch.allclose(got_cov, expected_cov, atol=1e-14)
-
-
-def test_record_schema_through_the_runner(tmp_path, monkeypatch):
+def test_record_schema_through_the_runner(quick_record):
     tiny = experiment.Config(settings=(("chain", "exact"),), steps=(4, 8), draws=50, K=2)
-    monkeypatch.setitem(experiment.EXPERIMENT.profiles, "quick", tiny)
-    items = plan([experiment.NAME], "quick", 0, "cpu", tmp_path)
-    records, failures = run(
-        items,
-        profile="quick",
-        seed=0,
-        device="cpu",
-        out=tmp_path,
-        executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )
-    assert failures == {} and len(records) == 1
-    validate_record(records[0])
-    assert all(c["holds"] for c in records[0]["checks"])
+    record = quick_record(experiment, tiny)
+    assert all(c["holds"] for c in record["checks"])
 
 
 @pytest.mark.parametrize(

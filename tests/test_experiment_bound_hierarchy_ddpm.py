@@ -8,10 +8,7 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from verify.executor import LocalExecutor
 from verify.experiments import bound_hierarchy_ddpm as experiment
-from verify.records import validate_record
-from verify.runner import plan, run
 
 SMALL = experiment.Config(
     settings=(("gauss8", "perturbed"), ("mixture2", "perturbed"), ("gauss2", "learned")),
@@ -69,22 +66,10 @@ def test_fitted_constant_recovers_a_known_scale():
     assert math.isnan(experiment.fitted_form([1.0, -1.0], [1.0, 1.0])["C"])
 
 
-def test_record_schema_through_the_runner(tmp_path, monkeypatch):
+def test_record_schema_through_the_runner(quick_record):
     tiny = experiment.Config(settings=(("gauss2", "exact"),), steps=(4, 8), draws=50)
-    monkeypatch.setitem(experiment.EXPERIMENT.profiles, "quick", tiny)
-    items = plan([experiment.NAME], "quick", 0, "cpu", tmp_path)
-    records, failures = run(
-        items,
-        profile="quick",
-        seed=0,
-        device="cpu",
-        out=tmp_path,
-        executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )
-    assert failures == {} and len(records) == 1
-    validate_record(records[0])
-    assert all(c["holds"] for c in records[0]["checks"])
+    record = quick_record(experiment, tiny)
+    assert all(c["holds"] for c in record["checks"])
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,7 @@ import torch
 from scipy import stats
 
 from figures import render
-from verify import grids, runner
-from verify.executor import LocalExecutor
+from verify import grids
 from verify.experiments import conditional_gap
 from verify.experiments.trained_pair import (
     PairSpec,
@@ -20,33 +19,14 @@ from verify.experiments.trained_pair import (
     train_model,
 )
 from verify.models import build_model, count_parameters
-from verify.records import validate_record
 
 SMALL = conditional_gap.Config(
     seeds=2, spec=PairSpec(ar_hidden=16, steps=40, batch=128), grid_steps=16, nodes=96
 )
 
 
-def _run(tmp_path, monkeypatch, module, config):
-    monkeypatch.setitem(module.EXPERIMENT.profiles, "quick", config)
-    items = runner.plan([module.NAME], "quick", 0, "cpu", tmp_path)
-    records, failures = runner.run(
-        items,
-        profile="quick",
-        seed=0,
-        device="cpu",
-        out=tmp_path,
-        executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )
-    assert not failures
-    (record,) = records
-    validate_record(record)
-    return record
-
-
-def test_small_run_has_a_valid_record_whose_checks_all_hold(tmp_path, monkeypatch):
-    record = _run(tmp_path, monkeypatch, conditional_gap, SMALL)
+def test_small_run_has_a_valid_record_whose_checks_all_hold(tmp_path, quick_record):
+    record = quick_record(conditional_gap, SMALL)
     assert record["checks"] and all(c["holds"] for c in record["checks"]), record["checks"]
     assert len(record["checks"]) == 12  # 3 guaranteed relations x 2 targets x 2 models
     metrics = record["metrics"]
@@ -168,6 +148,6 @@ def test_device_is_honoured_for_the_networks():
 
 
 @pytest.mark.slow
-def test_quick_profile_checks_hold(tmp_path, monkeypatch):
-    record = _run(tmp_path, monkeypatch, conditional_gap, conditional_gap.PROFILES["quick"])
+def test_quick_profile_checks_hold(quick_record):
+    record = quick_record(conditional_gap, conditional_gap.PROFILES["quick"])
     assert all(c["holds"] for c in record["checks"]), record["checks"]

@@ -6,11 +6,8 @@ import torch
 from scipy import integrate
 
 from figures import render
-from verify import runner
-from verify.executor import LocalExecutor
 from verify.experiments import dependence_sweep
 from verify.experiments.trained_pair import PairSpec
-from verify.records import validate_record
 
 SMALL = dependence_sweep.Config(
     strengths=(0.0, 0.9),
@@ -23,26 +20,8 @@ SMALL = dependence_sweep.Config(
 )
 
 
-def _run(tmp_path, monkeypatch, config):
-    monkeypatch.setitem(dependence_sweep.EXPERIMENT.profiles, "quick", config)
-    items = runner.plan([dependence_sweep.NAME], "quick", 0, "cpu", tmp_path)
-    records, failures = runner.run(
-        items,
-        profile="quick",
-        seed=0,
-        device="cpu",
-        out=tmp_path,
-        executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )
-    assert not failures
-    (record,) = records
-    validate_record(record)
-    return record
-
-
-def test_small_run_has_a_valid_record_whose_checks_all_hold(tmp_path, monkeypatch):
-    record = _run(tmp_path, monkeypatch, SMALL)
+def test_small_run_has_a_valid_record_whose_checks_all_hold(tmp_path, quick_record):
+    record = quick_record(dependence_sweep, SMALL)
     assert record["checks"] and all(c["holds"] for c in record["checks"]), record["checks"]
     # per strength: MI sign + 3 grid checks per model; per p: MI sign
     assert len(record["checks"]) == 2 * (1 + 3 * 2) + 2
@@ -100,6 +79,6 @@ def test_truth_cell_mutual_information_matches_quadrature():
 
 
 @pytest.mark.slow
-def test_quick_profile_checks_hold(tmp_path, monkeypatch):
-    record = _run(tmp_path, monkeypatch, dependence_sweep.PROFILES["quick"])
+def test_quick_profile_checks_hold(quick_record):
+    record = quick_record(dependence_sweep, dependence_sweep.PROFILES["quick"])
     assert all(c["holds"] for c in record["checks"]), record["checks"]

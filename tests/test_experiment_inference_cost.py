@@ -3,11 +3,8 @@
 import pytest
 
 from figures import render
-from verify import runner
-from verify.executor import LocalExecutor
 from verify.experiments import inference_cost
 from verify.experiments.inference_cost import Config
-from verify.records import validate_record
 
 
 @pytest.mark.parametrize(
@@ -42,15 +39,8 @@ def test_cell_counts_score_calls_per_stage():
             assert abs(counts["ar"] - counts["ddpm"]) <= 0.05 * counts["ddpm"]
 
 
-def test_quick_profile_record_checks_hold_and_figure_draws(tmp_path):
-    items = runner.plan(["inference_cost"], "quick", 0, "cpu", tmp_path)
-    records, failures = runner.run(
-        items, profile="quick", seed=0, device="cpu", out=tmp_path, executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )  # fmt: skip
-    assert failures == {}
-    (record,) = records
-    validate_record(record)
+def test_quick_profile_record_checks_hold_and_figure_draws(tmp_path, quick_record):
+    record = quick_record(inference_cost)
     failed = [c for c in record["checks"] if not c["holds"]]
     assert record["checks"] and not failed, failed
     for K in record["config"]["patch_counts"]:

@@ -1,4 +1,4 @@
-"""Claim 9 experiment: window masks, the exact CMI against a closed form, the quick profile."""
+"""Claim 9 experiment: the exact CMI against a closed form, the quick profile."""
 
 import math
 
@@ -6,19 +6,8 @@ import pytest
 import torch
 
 from figures import render
-from verify import runner
-from verify.executor import LocalExecutor
-from verify.experiments.limited_context import Config, _exact, observed_chain, window_masks
-from verify.records import validate_record
-
-
-def test_window_masks_match_brute_force():
-    sizes = (2, 1, 3, 2)
-    masks = window_masks(sizes, 2)
-    starts = [0, 2, 3, 6]
-    for k in range(4):
-        visible = {j for jj in range(max(0, k - 2), k) for j in range(starts[jj], starts[jj] + sizes[jj])}
-        assert masks[k].tolist() == [1.0 if j in visible else 0.0 for j in range(8)]
+from verify.experiments import limited_context
+from verify.experiments.limited_context import Config, _exact, observed_chain
 
 
 def test_cmi_of_first_pair_is_the_bivariate_gaussian_mutual_information():
@@ -41,20 +30,8 @@ def test_config_rejects_bad_fields():
         Config(windows=(-1,))
 
 
-def test_quick_profile_checks_hold_and_record_is_valid(tmp_path):
-    items = runner.plan(["limited_context"], "quick", 0, "cpu", tmp_path)
-    records, failures = runner.run(
-        items,
-        profile="quick",
-        seed=0,
-        device="cpu",
-        out=tmp_path,
-        executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )
-    assert failures == {}
-    record = records[0]
-    validate_record(record)
+def test_quick_profile_checks_hold_and_record_is_valid(tmp_path, quick_record):
+    record = quick_record(limited_context)
     assert [c["name"] for c in record["checks"] if not c["holds"]] == []
     assert any("learned" in c["name"] for c in record["checks"])
     assert render(record, tmp_path / "figures")

@@ -5,10 +5,9 @@ import torch
 
 from figures import render
 from synthetic import presets
-from verify import grids, runner
-from verify.executor import LocalExecutor
+from verify import grids
+from verify.experiments import markov_sequences
 from verify.experiments.markov_sequences import Config, ddpm_patch_errors
-from verify.records import validate_record
 
 
 def test_ddpm_patch_errors_of_a_shifted_exact_score_are_the_shift_norms():
@@ -32,20 +31,8 @@ def test_config_rejects_bad_fields():
         Config(K=1)
 
 
-def test_quick_profile_calibration_holds_and_record_is_valid(tmp_path):
-    items = runner.plan(["markov_sequences"], "quick", 0, "cpu", tmp_path)
-    records, failures = runner.run(
-        items,
-        profile="quick",
-        seed=0,
-        device="cpu",
-        out=tmp_path,
-        executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )
-    assert failures == {}
-    record = records[0]
-    validate_record(record)
+def test_quick_profile_calibration_holds_and_record_is_valid(tmp_path, quick_record):
+    record = quick_record(markov_sequences)
     assert record["checks"] and [c["name"] for c in record["checks"] if not c["holds"]] == []
     assert len(record["series"]["ar"]["score_error"]) == record["config"]["K"]
     assert render(record, tmp_path / "figures")

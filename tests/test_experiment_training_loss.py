@@ -3,11 +3,8 @@
 import pytest
 
 from figures import render
-from verify import runner
-from verify.executor import LocalExecutor
 from verify.experiments import training_loss
 from verify.experiments.training_loss import Config
-from verify.records import validate_record
 
 
 @pytest.mark.parametrize(
@@ -25,20 +22,8 @@ def test_config_rejects_bad_fields(field, kwargs):
         Config(**kwargs)
 
 
-def test_quick_profile_identity_holds_and_record_is_valid(tmp_path):
-    items = runner.plan(["training_loss"], "quick", 0, "cpu", tmp_path)
-    records, failures = runner.run(
-        items,
-        profile="quick",
-        seed=0,
-        device="cpu",
-        out=tmp_path,
-        executor=LocalExecutor(1),
-        log=lambda *_: None,
-    )
-    assert failures == {}
-    record = records[0]
-    validate_record(record)
+def test_quick_profile_identity_holds_and_record_is_valid(tmp_path, quick_record):
+    record = quick_record(training_loss)
     config = training_loss.EXPERIMENT.profiles["quick"]
     # AR: 2 stages, DDPM: joint; every (checkpoint, t) measured
     assert len(record["checks"]) == len(config.checkpoints) * len(config.times) * 3 * config.seeds

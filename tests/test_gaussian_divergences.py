@@ -122,9 +122,7 @@ def test_expected_conditional_kl_against_monte_carlo_over_prefixes():
     values = []
     for a in torch.tensor(prefixes):
         values.append(
-            gaussian_kl(
-                law0.gain @ a + law0.offset, law0.cov, law1.gain @ a + law1.offset, law1.cov
-            )
+            gaussian_kl(law0.gain @ a + law0.offset, law0.cov, law1.gain @ a + law1.offset, law1.cov)
         )
     est, se = mc_mean(np.array(values))
     assert abs(gaussian_expected_conditional_kl(M0, S0, M1, S1, 2, 1) - est) < 4 * se
@@ -132,8 +130,7 @@ def test_expected_conditional_kl_against_monte_carlo_over_prefixes():
 
 def test_chain_rule_for_any_pair_of_gaussians():
     total = sum(
-        gaussian_expected_conditional_kl(M0, S0, M1, S1, p, size)
-        for p, size in ((0, 1), (1, 1), (2, 1))
+        gaussian_expected_conditional_kl(M0, S0, M1, S1, p, size) for p, size in ((0, 1), (1, 1), (2, 1))
     )
     assert total == pytest.approx(gaussian_kl(M0, S0, M1, S1), abs=1e-12)
 

@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 
-from verify.exact import gaussian_ar_sampler_law, gaussian_sampler_law
+from synthetic.presets import gaussian_chain
+from verify.exact import gaussian_ar_sampler_law, gaussian_ar_target, gaussian_sampler_law
 from verify.metrics import gaussian_expected_conditional_kl, gaussian_kl
+from verify.metrics.targets import sample_ar_target
 from verify.samplers.kernels import step_kernel
 
 F64 = torch.float64
@@ -158,8 +160,7 @@ def test_chain_rule_exact(scheme):
     target = truth.ar_target(0.01)
     joint = gaussian_kl(*target, law.mean, law.cov)
     stages = [
-        gaussian_expected_conditional_kl(*target, law.mean, law.cov, p, size)
-        for p, size in ((0, 1), (1, 2))
+        gaussian_expected_conditional_kl(*target, law.mean, law.cov, p, size) for p, size in ((0, 1), (1, 2))
     ]
     assert joint > 0.01
     assert abs(sum(stages) - joint) < 1e-8
@@ -175,3 +176,33 @@ def test_bad_inputs():
         gaussian_sampler_law(truth.affine_score, uniform_grid(1.0, 4, 0.0), 3)
     with pytest.raises(ValueError, match="grids"):
         gaussian_ar_sampler_law(truth.conditional_affine_score, (1, 1), [uniform_grid(1, 4, 0)])
+
+
+def test_ar_target_law_closed_form_two_patches():
+    """K = 2 one-dimensional patches by hand: x1 ~ N(a m1, a^2 S11 + s^2), x2 | x1 regression."""
+    mean = torch.tensor([1.0, -0.5], dtype=torch.float64)
+    cov = torch.tensor([[1.0, 0.8], [0.8, 1.5]], dtype=torch.float64)
+    delta = 0.2
+    a, s2 = math.exp(-delta), -math.expm1(-2 * delta)
+    g = 0.8 / 1.0
+    v1 = a**2 + s2
+    expected_cov = torch.tensor(
+        [[v1, a * g * v1], [a * g * v1, (a * g) ** 2 * v1 + a**2 * (1.5 - g * 0.8) + s2]], dtype=torch.float64
+    )
+    m1 = a * 1.0
+    expected_mean = torch.tensor([m1, a * (g * m1 - 0.5 - g * 1.0)], dtype=torch.float64)
+    got_mean, got_cov, _ = gaussian_ar_target(mean, cov, (1, 1), delta)
+    assert torch.allclose(got_mean, expected_mean, atol=1e-14)
+    assert torch.allclose(got_cov, expected_cov, atol=1e-14)
+
+
+def test_ar_target_law_matches_monte_carlo():
+    """Moments of p_AR drawn patch by patch with the chain's own conditional sampler
+    (verify.metrics.targets.sample_ar_target), one delta per stage, against the stacked law."""
+    target, deltas, n = gaussian_chain(3, 2, 0.9, seed=2), (0.3, 0.05, 0.6), 200_000
+    mean, cov, _ = gaussian_ar_target(target.mean(), target.covariance(), target.patch_sizes, deltas)
+    x = sample_ar_target(target, deltas, n, torch.Generator().manual_seed(0))
+    se_mean = (cov.diagonal() / n).sqrt()
+    assert ((x.mean(0) - mean).abs() <= 5 * se_mean).all()
+    se_cov = ((cov.diagonal()[:, None] * cov.diagonal()[None, :] + cov**2) / n).sqrt()
+    assert ((torch.cov(x.T) - cov).abs() <= 5 * se_cov).all()

@@ -45,9 +45,7 @@ def test_exponential_linear_is_linear_then_geometric_with_one_kappa(params):
     found = False
     for kappa in (steps[0], ratios[-1]):
         linear_ok = np.concatenate([[True], np.cumprod(np.isclose(steps, kappa, rtol=1e-8))])
-        geometric_ok = np.concatenate(
-            [np.cumprod(np.isclose(ratios, kappa, rtol=1e-8)[::-1])[::-1], [True]]
-        )
+        geometric_ok = np.concatenate([np.cumprod(np.isclose(ratios, kappa, rtol=1e-8)[::-1])[::-1], [True]])
         found |= bool(np.any(linear_ok.astype(bool) & geometric_ok.astype(bool)))
     assert found, "no N1 such that N1 steps of size kappa are followed by ratio-(1+kappa) steps"
 
@@ -91,11 +89,27 @@ def test_validate_accepts_a_good_grid():
     assert grids.validate(grid) is grid
 
 
+@pytest.mark.parametrize("grid", [[3.0, 1.0, 0.0], torch.tensor([3.0, 1.0, 0.0]), np.array([3.0, 1.0, 0.0])])
+def test_validate_converts_to_float64(grid):
+    converted = grids.validate(grid)
+    assert converted.dtype == torch.float64
+    assert converted.tolist() == [3.0, 1.0, 0.0]
+
+
+def test_validate_stages_shares_one_grid_or_takes_one_per_stage():
+    grid, other = grids.uniform(1.0, 4, 0.0), grids.uniform(2.0, 3, 0.1)
+    assert grids.validate_stages(grid, 3) == [grid] * 3
+    assert grids.validate_stages([grid, other], 2) == [grid, other]
+    with pytest.raises(ValueError, match="^grids: need one grid or 3"):
+        grids.validate_stages([grid, other], 3)
+    with pytest.raises(ValueError, match=r"^grids\[1\]: times must be strictly decreasing"):
+        grids.validate_stages([grid, other.flip(0)], 2)
+
+
 @pytest.mark.parametrize(
     "grid",
     [
-        [3.0, 1.0, 0.0],
-        torch.tensor([3.0, 1.0, 0.0]),
+        "3, 1, 0",
         torch.tensor([[3.0, 1.0]], dtype=torch.float64),
         torch.tensor([3.0], dtype=torch.float64),
         torch.tensor([3.0, math.nan, 0.0], dtype=torch.float64),

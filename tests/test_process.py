@@ -46,9 +46,7 @@ def test_linear_betas_and_their_times(N):
     )
     alpha_bar = np.cumprod(1 - betas.numpy())
     np.testing.assert_allclose(process.alpha_bar_from_betas(betas).numpy(), alpha_bar, rtol=1e-12)
-    np.testing.assert_allclose(
-        process.times_from_betas(betas).numpy(), -0.5 * np.log(alpha_bar), rtol=1e-12
-    )
+    np.testing.assert_allclose(process.times_from_betas(betas).numpy(), -0.5 * np.log(alpha_bar), rtol=1e-12)
 
 
 def test_cosine_betas_follow_nichol_dhariwal():

@@ -73,7 +73,13 @@ def fake(monkeypatch):
 def _run(out, force=False):
     items = runner.plan(["fake"], "quick", 0, "cpu", out, force)
     return runner.run(
-        items, profile="quick", seed=0, device="cpu", out=out, executor=LocalExecutor(1), force=force,
+        items,
+        profile="quick",
+        seed=0,
+        device="cpu",
+        out=out,
+        executor=LocalExecutor(1),
+        force=force,
         log=lambda *_: None,
     )
 

@@ -49,7 +49,7 @@ def _gaussian_constant(t, k=None):
 
 
 def _within(estimate, value, bands=4.0):
-    assert abs(estimate.mean - value) <= bands * estimate.se, (estimate, value)
+    assert abs(estimate.value - value) <= bands * estimate.stderr, (estimate, value)
 
 
 def _gen(seed):
@@ -60,7 +60,7 @@ def _gen(seed):
 @pytest.mark.parametrize("k", [None, 1])
 def test_dsm_constant_matches_closed_form(t, k):
     estimate = dsm_constant(GAUSSIAN, t, n=20_000, generator=_gen(0), k=k)
-    assert estimate.se > 0
+    assert estimate.stderr > 0
     _within(estimate, _gaussian_constant(t, k))
 
 
@@ -75,9 +75,9 @@ def test_dsm_identity_for_an_untrained_network(t):
         losses = denoising_loss(model, x0, torch.full((n,), t, dtype=torch.float64), eps)
     error = score_error(as_score(model), GAUSSIAN, t, n, _gen(2))
     var = -math.expm1(-2 * t)
-    rhs = var * error.mean + _gaussian_constant(t)
-    se = math.hypot(losses.std().item() / math.sqrt(n), var * error.se)
-    assert error.mean > 0.1  # an untrained network is far from the score
+    rhs = var * error.value + _gaussian_constant(t)
+    se = math.hypot(losses.std().item() / math.sqrt(n), var * error.stderr)
+    assert error.value > 0.1  # an untrained network is far from the score
     assert abs(losses.mean().item() - rhs) <= 4 * se
     identity = dsm_identity(as_score(model), GAUSSIAN, t, n, _gen(3))
     _within(identity.difference, 0.0)
@@ -88,14 +88,14 @@ def test_dsm_identity_for_a_conditional_network_on_true_prefixes():
     identity = dsm_identity(as_conditional_score(model), GAUSSIAN, 0.1, 20_000, _gen(4), k=1)
     _within(identity.constant, _gaussian_constant(0.1, k=1))
     _within(identity.difference, 0.0)
-    assert identity.score_error.mean > 0.1
+    assert identity.score_error.value > 0.1
 
 
 @pytest.mark.parametrize("k", [None, 0, 1])
 def test_perfect_network_has_zero_error_and_loss_equal_to_the_constant(k):
     exact = GAUSSIAN.score if k is None else GAUSSIAN.conditional_score
     identity = dsm_identity(exact, GAUSSIAN, 0.2, 20_000, _gen(5), k=k)
-    assert identity.score_error == (0.0, 0.0)
+    assert (identity.score_error.value, identity.score_error.stderr) == (0.0, 0.0)
     if k == 0:  # stage 0 has no prefix: its conditional is the patch-0 marginal
         cov = COV[:2, :2]
         c = math.exp(-0.4) * cov - math.expm1(-0.4) * torch.eye(2, dtype=torch.float64)
@@ -112,10 +112,10 @@ def test_score_error_of_a_constant_bias_is_its_squared_norm():
         return GAUSSIAN.score(x, t) + bias
 
     error = score_error(biased, GAUSSIAN, 0.7, 100, _gen(6))
-    assert error.mean == pytest.approx(0.26, abs=1e-12) and error.se < 1e-12
+    assert error.value == pytest.approx(0.26, abs=1e-12) and error.stderr < 1e-12
     grid = torch.tensor([3.0, 1.0, 0.4, 0.01], dtype=torch.float64)
     total = integrated_score_error(biased, GAUSSIAN, grid, 100, _gen(7))
-    assert total.mean == pytest.approx(0.26 * 2.99, abs=1e-12)
+    assert total.value == pytest.approx(0.26 * 2.99, abs=1e-12)
 
 
 def test_ar_loss_noises_patch_k_only_with_its_own_time():
@@ -238,4 +238,4 @@ def test_training_reduces_loss_and_score_error_on_a_2d_target():
     after = integrated_score_error(as_score(result.ema), PAIR, grid, 2000, _gen(0))
     first, last = result.losses[:30], result.losses[-30:]
     assert sum(last) < 0.8 * sum(first)
-    assert after.mean + 4 * after.se < before.mean - 4 * before.se
+    assert after.value + 4 * after.stderr < before.value - 4 * before.stderr

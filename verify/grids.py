@@ -11,26 +11,36 @@ import math
 import torch
 from scipy.optimize import brentq
 
-from synthetic.validation import DTYPE, check_count
+from synthetic.validation import DTYPE, as_tensor, check_count
 from verify.process import times_from_betas
 
-__all__ = ["exponential_linear", "from_betas", "uniform", "validate"]
+__all__ = ["exponential_linear", "from_betas", "uniform", "validate", "validate_stages"]
 
 
-def validate(grid) -> torch.Tensor:
-    """Return `grid` if it is a valid time grid, else raise ValueError saying why."""
-    if not isinstance(grid, torch.Tensor) or grid.dtype != DTYPE:
-        kind = getattr(grid, "dtype", type(grid).__name__)
-        raise ValueError(f"grid: must be a float64 torch tensor, got {kind}")
+def validate(grid, name: str = "grid") -> torch.Tensor:
+    """`grid` as a float64 tensor if it is a valid time grid, else ValueError naming `name` and why."""
+    grid = as_tensor(name, grid)
     if grid.ndim != 1 or grid.numel() < 2:
-        raise ValueError(f"grid: must be 1-D with at least 2 times, got shape {tuple(grid.shape)}")
-    if not torch.isfinite(grid).all():
-        raise ValueError("grid: contains NaN or infinite values")
+        raise ValueError(f"{name}: must be 1-D with at least 2 times, got shape {tuple(grid.shape)}")
     if not (grid[1:] < grid[:-1]).all():
-        raise ValueError("grid: times must be strictly decreasing (T first, delta last)")
+        raise ValueError(f"{name}: times must be strictly decreasing (T first, delta last)")
     if grid[-1] < 0:
-        raise ValueError(f"grid: last time delta must be >= 0, got {float(grid[-1])}")
+        raise ValueError(f"{name}: last time delta must be >= 0, got {float(grid[-1])}")
     return grid
+
+
+def validate_stages(grids, num_stages: int) -> list[torch.Tensor]:
+    """One grid per AR stage: a single grid (a tensor) shared by all stages, or a sequence of
+    `num_stages` grids."""
+    if isinstance(grids, torch.Tensor):
+        return [validate(grids, "grids")] * num_stages
+    try:
+        grids = list(grids)
+    except TypeError:
+        raise ValueError(f"grids: need one grid or a sequence of grids, got {type(grids).__name__}") from None
+    if len(grids) != num_stages:
+        raise ValueError(f"grids: need one grid or {num_stages} (one per stage), got {len(grids)}")
+    return [validate(g, f"grids[{k}]") for k, g in enumerate(grids)]
 
 
 def _check_ends(T, delta) -> tuple[float, float]:

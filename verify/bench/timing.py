@@ -1,14 +1,19 @@
-"""Best-of-r wall time of a callable, shared by every benchmark."""
+"""Wall times of a callable, shared by every benchmark and timed experiment."""
 
 import time
 
 
-def best_time(fn, repeats: int = 3) -> float:
-    """Minimum wall time in seconds over `repeats` calls (one warm-up call first)."""
+def wall_times(fn, repeats: int = 3) -> list[float]:
+    """Wall time in seconds of each of `repeats` calls (one untimed warm-up call first)."""
     fn()
-    best = float("inf")
+    times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def best_time(fn, repeats: int = 3) -> float:
+    """Minimum wall time in seconds over `repeats` calls (one warm-up call first)."""
+    return min(wall_times(fn, repeats))

@@ -4,9 +4,11 @@ from verify.exact.gaussian_law import (
     GaussianARLaw,
     GaussianLaw,
     StageLaw,
-    check_grid,
+    append_stage,
     gaussian_ar_sampler_law,
+    gaussian_ar_target,
     gaussian_sampler_law,
+    stack_stages,
 )
 from verify.exact.grid_law import (
     GridDivergences,
@@ -26,12 +28,14 @@ __all__ = [
     "GridLaw",
     "PrefixCurves",
     "StageLaw",
-    "check_grid",
+    "append_stage",
     "conditional_divergences",
     "gaussian_ar_sampler_law",
+    "gaussian_ar_target",
     "gaussian_sampler_law",
     "grid_ar_sampler_law",
     "grid_divergences",
     "grid_sampler_law",
     "richardson",
+    "stack_stages",
 ]

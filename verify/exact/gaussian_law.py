@@ -9,7 +9,8 @@ Gaussian again, with M = c_y I + c_s A(t_j):
 started from y ~ N(0, I) at t_0 = T. For AR-DM, stage k's score is
 s = A y + B x^{<k} + c, so its mean stays affine in the clean prefix (y = P x^{<k} + q + noise):
 P' = M P + c_s B, q' = M q + c_s c, S' as above. Each stage is therefore a linear-Gaussian
-regression on the prefix, and the joint output is Gaussian.
+regression on the prefix, and the joint output is Gaussian (the stages stacked by `stack_stages`).
+The AR target p_AR,delta of Gaussian data has the same form (`gaussian_ar_target`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import NamedTuple
 
 import torch
 
-from synthetic.validation import DTYPE, as_tensor, check_count, check_patch_sizes
-from verify.grids import validate
+from synthetic.ou import ou_scale, ou_variance
+from synthetic.validation import DTYPE, as_tensor, check_count, check_patch_sizes, check_time
+from verify.grids import validate, validate_stages
+from verify.metrics.gaussian import gaussian_conditional
 from verify.samplers.kernels import check_scheme, step_kernel
 
 
@@ -46,18 +49,9 @@ class GaussianARLaw(NamedTuple):
     stages: tuple[StageLaw, ...]
 
 
-def check_grid(grid, name: str = "grid") -> torch.Tensor:
-    """A time grid (converted to float64) as `verify.grids.validate` defines it."""
-    return validate(as_tensor(name, grid))
-
-
-def check_stage_grids(grids, num_stages: int) -> list[torch.Tensor]:
-    """One grid for every stage, or a list/tuple of one grid per stage."""
-    if isinstance(grids, (list, tuple)):
-        if len(grids) != num_stages:
-            raise ValueError(f"grids: expected one grid per stage ({num_stages}), got {len(grids)}")
-        return [check_grid(g, f"grids[{k}]") for k, g in enumerate(grids)]
-    return [check_grid(grids, "grids")] * num_stages
+# verify/exact/grid_law.py still imports these two names; they are verify.grids' validators.
+check_grid = validate
+check_stage_grids = validate_stages
 
 
 def _coefficient(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
@@ -96,7 +90,7 @@ def gaussian_sampler_law(affine_score, grid, dim: int, scheme: str = "ei") -> Ga
     """Exact output law N(mean, cov) of the sampler with score s(x, t) = x A^T + c, where
     affine_score(t) -> (A (d, d), c (d,)), started at N(0, I) on `grid`."""
     check_scheme(scheme)
-    grid = check_grid(grid)
+    grid = validate(grid)
     dim = check_count("dim", dim)
 
     def affine(t):
@@ -118,19 +112,47 @@ def gaussian_ar_sampler_law(
     """
     check_scheme(scheme)
     sizes = check_patch_sizes(patch_sizes, sum(int(s) for s in patch_sizes))
-    grids = check_stage_grids(grids, len(sizes))
-    mean = torch.zeros(0, dtype=DTYPE)
-    cov = torch.zeros(0, 0, dtype=DTYPE)
+    grids = validate_stages(grids, len(sizes))
     stages = []
     for k, (size, grid) in enumerate(zip(sizes, grids, strict=True)):
-        prefix_dim = mean.shape[0]
-        gain, offset, stage_cov = _propagate(
-            lambda t, k=k: conditional_affine_score(k, t), grid, size, prefix_dim, scheme
-        )
-        stages.append(StageLaw(gain, offset, stage_cov))
-        cross = gain @ cov  # Cov(x^k, x^{<k})
-        block = cross @ gain.T + stage_cov
-        mean = torch.cat([mean, gain @ mean + offset])
-        cov = torch.cat([torch.cat([cov, cross.T], dim=1), torch.cat([cross, block], dim=1)])
-        cov = 0.5 * (cov + cov.T)
-    return GaussianARLaw(mean, cov, tuple(stages))
+        prefix_dim = sum(sizes[:k])
+        stage = _propagate(lambda t, k=k: conditional_affine_score(k, t), grid, size, prefix_dim, scheme)
+        stages.append(StageLaw(*stage))
+    return stack_stages(stages)
+
+
+def append_stage(law: GaussianLaw, stage: StageLaw) -> GaussianLaw:
+    """Joint law of (a, b) for a ~ N(m, S) and b | a ~ N(G a + g, C):
+    N((m, G m + g), [[S, S G^T], [G S, G S G^T + C]])."""
+    cross = stage.gain @ law.cov  # Cov(b, a)
+    block = cross @ stage.gain.T + stage.cov
+    cov = torch.cat([torch.cat([law.cov, cross.T], dim=1), torch.cat([cross, block], dim=1)])
+    return GaussianLaw(torch.cat([law.mean, stage.gain @ law.mean + stage.offset]), 0.5 * (cov + cov.T))
+
+
+def stack_stages(stages) -> GaussianARLaw:
+    """The joint Gaussian of x^0, ..., x^{K-1} drawn stage by stage, x^k | x^{<k} ~ stages[k]."""
+    stages = tuple(stages)
+    law = GaussianLaw(stages[0].cov.new_zeros(0), stages[0].cov.new_zeros(0, 0))
+    for stage in stages:
+        law = append_stage(law, stage)
+    return GaussianARLaw(law.mean, law.cov, stages)
+
+
+def gaussian_ar_target(mean, cov, patch_sizes, deltas) -> GaussianARLaw:
+    """The AR target p_AR,delta = prod_k q^k_{delta_k}(x^k | x^{<k}) of Gaussian data N(mean, cov)
+    (MATH.md section 5), with its stage laws: the clean conditional x^k | a ~ N(G a + g, C) pushed
+    through OU_{delta_k} on patch k alone is N(e^{-delta_k} (G a + g), e^{-2 delta_k} C +
+    (1 - e^{-2 delta_k}) I). `deltas` is one delta_k per stage or one number for all."""
+    mean, cov = as_tensor("mean", mean, ndim=1), as_tensor("cov", cov, ndim=2)
+    sizes = check_patch_sizes(patch_sizes, mean.shape[0])
+    deltas = [deltas] * len(sizes) if isinstance(deltas, (int, float)) else list(deltas)
+    if len(deltas) != len(sizes):
+        raise ValueError(f"deltas: need one delta or {len(sizes)} (one per stage), got {len(deltas)}")
+    stages = []
+    for k, (size, delta) in enumerate(zip(sizes, deltas, strict=True)):
+        law = gaussian_conditional(mean, cov, sum(sizes[:k]), size)
+        a, noise = ou_scale(check_time(delta)), ou_variance(check_time(delta))
+        eye = torch.eye(size, dtype=DTYPE, device=cov.device)
+        stages.append(StageLaw(a * law.gain, a * law.offset, a * a * law.cov + noise * eye))
+    return stack_stages(stages)

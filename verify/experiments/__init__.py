@@ -72,6 +72,13 @@ class Experiment:
             raise ValueError(f"{self.name}: profiles/estimated_s missing {missing}")
 
 
+def check_positive_int(name: str, value) -> int:
+    """A config field that must be a positive int (bools refused): ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+    return value
+
+
 def available() -> list[str]:
     """Names of the experiments whose module exists, in claims order."""
     return [name for name in MODULES if importlib.util.find_spec(f"verify.experiments.{name}")]

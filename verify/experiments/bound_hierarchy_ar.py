@@ -23,17 +23,17 @@ import torch
 
 from synthetic.base import Distribution
 from synthetic.linear_gaussian_chain import LinearGaussianChain
-from synthetic.ou import ou_scale, ou_variance
 from synthetic.presets import dependent_pair, gaussian_chain
 from verify.exact import (
     GridLaw,
     conditional_divergences,
     gaussian_ar_sampler_law,
+    gaussian_ar_target,
     grid_ar_sampler_law,
     grid_divergences,
     grid_sampler_law,
 )
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.experiments.bound_hierarchy_ddpm import (
     LEVELS,
     SweepConfig,
@@ -42,10 +42,10 @@ from verify.experiments.bound_hierarchy_ddpm import (
     make_grid,
     richardson_pair,
 )
-from verify.metrics.gaussian import gaussian_conditional, gaussian_expected_conditional_kl, gaussian_kl
+from verify.metrics.gaussian import gaussian_expected_conditional_kl, gaussian_kl
 from verify.metrics.girsanov import girsanov_bound_ar
-from verify.metrics.init_kl import stage_score
 from verify.metrics.path_kl import chain_path_kl_ar
+from verify.metrics.targets import stage_score
 from verify.records import check, metric
 from verify.samplers.perturb import Bias, RotationField
 
@@ -71,9 +71,7 @@ class Config(SweepConfig):
     def __post_init__(self):
         super().__post_init__()
         for name in ("K", "p"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         for name in ("rho", "strength"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name}: must lie in [0, 1), got {getattr(self, name)}")
@@ -108,28 +106,11 @@ def build_score(target: Distribution, kind: str, config: Config):
     return RotationField(exact, rotation, config.perturbation, sizes), None
 
 
-def ar_target_gaussian(mean, cov, sizes, delta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Joint N(mean, cov) of p_AR for Gaussian data N(mean, cov): stage k is the clean conditional
-    x^k | a ~ N(G a + g, S) pushed through OU_delta on patch k alone, N(e^{-delta}(G a + g),
-    e^{-2 delta} S + s_delta^2 I); the stages are stacked as x^k = P_k x^{<k} + q_k + noise."""
-    a, noise = ou_scale(delta), ou_variance(delta)
-    joint_mean, joint_cov = mean.new_zeros(0), cov.new_zeros(0, 0)
-    for size in sizes:
-        law = gaussian_conditional(mean, cov, joint_mean.shape[0], size)
-        gain, offset = a * law.gain, a * law.offset
-        stage_cov = a**2 * law.cov + noise * torch.eye(size, dtype=cov.dtype)
-        cross = gain @ joint_cov
-        block = cross @ gain.T + stage_cov
-        joint_mean = torch.cat([joint_mean, gain @ joint_mean + offset])
-        joint_cov = torch.cat([torch.cat([joint_cov, cross.T], 1), torch.cat([cross, block], 1)])
-    return joint_mean, 0.5 * (joint_cov + joint_cov.T)
-
-
 def gaussian_stage_gaps(target, affine, grid, scheme: str) -> dict:
     """Exact per-stage conditional KLs and the joint KL(p_AR || p^) by the Gaussian recursion."""
     sizes, bounds = target.patch_sizes, target.patch_bounds
     law = gaussian_ar_sampler_law(affine, sizes, grid, scheme)
-    mean, cov = ar_target_gaussian(target.mean(), target.covariance(), sizes, float(grid[-1]))
+    mean, cov, _ = gaussian_ar_target(target.mean(), target.covariance(), sizes, float(grid[-1]))
     stages = [
         gaussian_expected_conditional_kl(mean, cov, law.mean, law.cov, bounds[k], size)
         for k, size in enumerate(sizes)

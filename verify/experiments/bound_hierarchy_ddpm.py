@@ -33,7 +33,7 @@ from synthetic.ou import ou_scale, ou_variance
 from synthetic.presets import anisotropic_2d, gaussian_chain
 from verify import grids
 from verify.exact import gaussian_sampler_law, grid_divergences, grid_sampler_law, richardson
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.metrics.gaussian import gaussian_kl, gaussian_tv_bounds
 from verify.metrics.girsanov import GIRSANOV_SCHEMES, girsanov_bound
 from verify.metrics.path_kl import chain_path_kl
@@ -48,11 +48,6 @@ SCORES = ("exact", "perturbed", "learned")
 GRIDS = ("exponential_linear", "uniform")
 LEVELS = ("gap", "chain_path_kl", "girsanov", "split")
 SIGMAS = 4.0  # check margins: SIGMAS combined standard errors, plus quadrature / grid errors
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
 
 
 def _positive_float(name: str, value) -> None:
@@ -95,7 +90,7 @@ class SweepConfig:
         if len(self.steps) < 2 or len(set(self.steps)) != len(self.steps):
             raise ValueError(f"steps: need at least two distinct N (to fit C), got {self.steps}")
         for n in self.steps:
-            _positive_int("steps", n)
+            check_positive_int("steps", n)
         if self.grid not in GRIDS:
             raise ValueError(f"grid: must be one of {GRIDS}, got {self.grid!r}")
         if self.scheme not in GIRSANOV_SCHEMES:
@@ -105,7 +100,7 @@ class SweepConfig:
         if self.delta >= self.T:
             raise ValueError(f"delta: must be below T ({self.T}), got {self.delta}")
         for name in ("draws", "sub_steps"):
-            _positive_int(name, getattr(self, name))
+            check_positive_int(name, getattr(self, name))
         if self.draws < 2:
             raise ValueError(f"draws: need at least 2 for a standard error, got {self.draws}")
         if self.sub_steps % 4:
@@ -128,7 +123,7 @@ class Config(SweepConfig):
     def __post_init__(self):
         super().__post_init__()
         for name in ("train_steps", "hidden"):
-            _positive_int(name, getattr(self, name))
+            check_positive_int(name, getattr(self, name))
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,16 @@ from bounds.complexity import complexity
 from bounds.fit import fit_constant
 from synthetic.presets import gaussian_chain
 from synthetic.validation import DTYPE
-from verify.exact.gaussian_law import gaussian_ar_sampler_law, gaussian_sampler_law
+from verify.exact.gaussian_law import (
+    GaussianLaw,
+    append_stage,
+    gaussian_ar_sampler_law,
+    gaussian_ar_target,
+    gaussian_sampler_law,
+)
 from verify.experiments import Cell, Experiment, Outcome
 from verify.grids import exponential_linear
-from verify.metrics.gaussian import gaussian_conditional, gaussian_expected_conditional_kl, gaussian_kl
+from verify.metrics.gaussian import gaussian_expected_conditional_kl, gaussian_kl
 from verify.records import check, metric
 
 NAME = "complexity"
@@ -84,22 +90,6 @@ def smallest_steps(kl_of_steps: Callable[[int], float], budget: float, max_steps
 # ----- exact KL of each sampler against its own target ----------------------------------------
 
 
-def _ou(law, delta: float):
-    """OU_delta applied to a conditional law b | a ~ N(G a + g, C): N(e^{-delta}(G a + g),
-    e^{-2 delta} C + (1 - e^{-2 delta}) I)."""
-    a = math.exp(-delta)
-    eye = torch.eye(law.cov.shape[0], dtype=DTYPE)
-    return law._replace(gain=a * law.gain, offset=a * law.offset, cov=a * a * law.cov + (1 - a * a) * eye)
-
-
-def _append(mean: torch.Tensor, cov: torch.Tensor, law) -> tuple[torch.Tensor, torch.Tensor]:
-    """Joint of (a, b) for a ~ N(mean, cov) and b | a ~ N(G a + g, C)."""
-    cross = law.gain @ cov
-    block = cross @ law.gain.T + law.cov
-    joint = torch.cat([torch.cat([cov, cross.T], dim=1), torch.cat([cross, block], dim=1)])
-    return torch.cat([mean, law.gain @ mean + law.offset]), 0.5 * (joint + joint.T)
-
-
 class Problem:
     """One (K, p, rho) chain with its two targets: q_delta (DDPM) and p_AR,delta (AR-DM)."""
 
@@ -109,12 +99,7 @@ class Problem:
         mean, cov = self.chain.mean(), self.chain.covariance()
         a = math.exp(-self.delta)
         self.q_delta = (a * mean, a * a * cov + (1 - a * a) * torch.eye(self.dim, dtype=DTYPE))
-        self.ar_target = (torch.zeros(0, dtype=DTYPE), torch.zeros(0, 0, dtype=DTYPE))
-        self.stage_targets = []
-        for k, start in enumerate(self.chain.patch_bounds[:-1]):
-            stage = _ou(gaussian_conditional(mean, cov, start, self.sizes[k]), self.delta)
-            self.stage_targets.append(stage)
-            self.ar_target = _append(*self.ar_target, stage)
+        self.ar_target = gaussian_ar_target(mean, cov, self.sizes, self.delta)
 
     def grid(self, T: float, steps: int) -> torch.Tensor:
         return exponential_linear(T, steps, self.delta)
@@ -130,8 +115,9 @@ class Problem:
         grids = [self.grid(T, 1)] * k + [self.grid(T, steps)]
         law = gaussian_ar_sampler_law(self.chain.conditional_affine_score, self.sizes[: k + 1], grids)
         start = self.chain.patch_bounds[k]
-        prefix = (self.ar_target[0][:start], self.ar_target[1][:start, :start])
-        exact, sampled = _append(*prefix, self.stage_targets[k]), _append(*prefix, law.stages[k])
+        prefix = GaussianLaw(self.ar_target.mean[:start], self.ar_target.cov[:start, :start])
+        exact = append_stage(prefix, self.ar_target.stages[k])
+        sampled = append_stage(prefix, law.stages[k])
         return gaussian_expected_conditional_kl(*exact, *sampled, start, self.sizes[k])
 
     def ddpm_search(self, eps: float, max_steps: int) -> tuple[float, Search]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from synthetic import presets
 from verify import grids
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.experiments.trained_pair import (
     PairSpec,
     across_seeds,
@@ -57,9 +57,7 @@ class Config:
         if not (math.isfinite(self.strength) and 0 < self.strength < 1):
             raise ValueError(f"strength: must be in (0, 1), got {self.strength}")
         for name in ("seeds", "grid_steps", "nodes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if not isinstance(self.spec, PairSpec):
             raise ValueError(f"spec: must be a PairSpec, got {type(self.spec).__name__}")
         if not self.box >= 6.5:

@@ -8,9 +8,9 @@ Data: `synthetic.presets.gaussian_chain(K, p, rho)` at fixed d = K p, p = d / K.
 Two scores, both timed with the same step counts: the exact (closed-form) score, and a network
 score (DDPM: ScoreMLP on R^d; AR-DM: ConditionalScoreMLP with a matched parameter count). The
 networks are untrained: a forward pass costs the same whatever the weights, and only cost is
-measured here. Wall times (n samples, `verify.bench.timing.best_time`, repeated for a spread) are
-research measurements; the NFE identities (score calls counted by a wrapper = sum of per-stage
-grid steps = the sampler's reported NFE) are checks.
+measured here. Wall times (n samples, `verify.bench.timing.wall_times`: best of `inner` calls,
+`repeats` times for a spread) are research measurements; the NFE identities (score calls counted
+by a wrapper = sum of per-stage grid steps = the sampler's reported NFE) are checks.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from bounds.ardm import stage_t
-from verify.bench.timing import best_time
-from verify.experiments import Cell, Experiment, Outcome
+from verify.bench.timing import wall_times
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.experiments.complexity import Problem
 from verify.grids import exponential_linear
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
@@ -58,9 +58,7 @@ class Config:
 
     def __post_init__(self):
         for name in ("dim", "steps", "samples", "repeats", "inner", "hidden", "depth", "max_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         counts = tuple(self.patch_counts)
         if not counts or any(isinstance(K, bool) or not isinstance(K, int) or K < 1 for K in counts):
             raise ValueError(f"patch_counts: must be positive integers, got {counts!r}")
@@ -170,7 +168,8 @@ def _measure(joint, conditional, sizes, ddpm_grid, ar_grids, config: Config, see
         return sample_ar(conditional, sizes, ar_grids, n, generator=generator, device=device)
 
     def seconds(fn):
-        return [best_time(_synchronised(fn, device), config.inner) for _ in range(config.repeats)]
+        times = wall_times(_synchronised(fn, device), config.repeats * config.inner)
+        return [min(times[i : i + config.inner]) for i in range(0, len(times), config.inner)]
 
     return {
         "ddpm": {

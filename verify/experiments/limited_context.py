@@ -30,7 +30,7 @@ from synthetic import GaussianMixture, LinearGaussianChain
 from synthetic.validation import DTYPE
 from verify import grids
 from verify.exact import gaussian_ar_sampler_law
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.metrics.gaussian import gaussian_conditional, gaussian_expected_conditional_kl
 from verify.metrics.montecarlo import mean_and_stderr
 from verify.metrics.mutual_info import conditional_mutual_information, window_marginal
@@ -69,9 +69,7 @@ class Config:
 
     def __post_init__(self):
         for name in ("K", "N", "n_mc", "batch", "hidden", "N_eval", "n_eval", "seeds"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if self.K < 2:
             raise ValueError(f"K: need at least 2 patches, got {self.K}")
         if not 0 < self.radius < 1:
@@ -181,20 +179,16 @@ def _exact(config: Config, seed: int) -> dict:
     return {"seed": seed, "part": "exact", "rows": rows}
 
 
-def window_masks(patch_sizes, window: int) -> torch.Tensor:
-    """(K, d) 0/1 masks: entry j is visible to stage k iff it lies in the last min(window, k) patches."""
-    bounds = [0]
-    for size in patch_sizes:
-        bounds.append(bounds[-1] + size)
-    j = torch.arange(bounds[-1])[None, :]
-    lo = torch.tensor([bounds[k - _window(k, window)] for k in range(len(patch_sizes))])[:, None]
-    return ((j >= lo) & (j < torch.tensor(bounds[:-1])[:, None])).float()
-
-
 def _learned(config: Config, seed: int, device: str) -> dict:
     dist = observed_chain(config.K, config.radius, config.angle)
-    model = build_model("conditional-mlp", dist.dim, dist.patch_sizes, seed=seed, hidden=config.hidden)
-    model.prefix_masks = window_masks(dist.patch_sizes, config.learned_window)  # the window cut
+    model = build_model(
+        "conditional-mlp",
+        dist.dim,
+        dist.patch_sizes,
+        seed=seed,
+        hidden=config.hidden,
+        window=config.learned_window,
+    )
     train_config = TrainConfig(
         steps=config.steps, batch=config.batch, seed=seed, delta=config.delta, device=device
     )

@@ -25,7 +25,7 @@ import torch
 from synthetic import presets
 from synthetic.validation import DTYPE
 from verify import grids
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.metrics.markov_states import (
     assign_states,
     sequence_codes,
@@ -78,9 +78,7 @@ class Config:
             "n_eval",
             "seeds",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if self.K < 2:
             raise ValueError(f"K: need at least 2 patches, got {self.K}")
         if not 0 <= self.stickiness <= 1:
@@ -173,7 +171,7 @@ def run_cell(params: Params, device: str) -> dict:
                 integrated_score_error(score, dist, eval_grid, config.n_eval, generator, k)
                 for k in range(config.K)
             ]
-            result["score_error"] = [(e.mean, e.se) for e in errors]
+            result["score_error"] = [(e.value, e.stderr) for e in errors]
             generated = sample_ar(
                 score, dist.patch_sizes, grid, config.n_samples, generator=generator, device=device
             )

@@ -26,6 +26,7 @@ import torch
 from scipy import stats
 
 from verify.exact import conditional_divergences, grid_ar_sampler_law, grid_divergences, grid_sampler_law
+from verify.experiments import check_positive_int
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
 from verify.records import check, metric
 from verify.train import TrainConfig, score_error, train
@@ -35,11 +36,6 @@ NETWORKS = {"ddpm": "mlp", "ar": "conditional-mlp"}
 # the targets are Gaussian mixtures with scales >= dx, whose quadrature error is ~ e^{-2 pi^2}.
 GRID_TOL = 1e-6
 MASS_TOL = 1e-9  # FFT round-off clipped at 0 may add this much mass, never more
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
 
 
 def check_model(model: str) -> str:
@@ -62,7 +58,7 @@ class PairSpec:
 
     def __post_init__(self):
         for name in ("ar_hidden", "depth", "steps", "batch"):
-            _positive_int(name, getattr(self, name))
+            check_positive_int(name, getattr(self, name))
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr: must be a finite positive number, got {self.lr}")
         if not (math.isfinite(self.T) and 0 < self.delta < self.T):
@@ -149,7 +145,7 @@ def score_errors(model: str, score, distribution, grid, n: int, generator: torch
     for h, t in zip(steps, times[:-1], strict=True):
         if model == "ar":
             terms = [score_error(score, distribution, t, n, generator, k=k) for k in range(K)]
-            per_stage = [(e.mean, e.se) for e in terms]
+            per_stage = [(e.value, e.stderr) for e in terms]
         else:
             x = distribution.sample(n, t, generator)
             squares = (score(x, t) - distribution.score(x, t)).square()

@@ -22,7 +22,7 @@ import torch
 
 from synthetic import presets
 from synthetic.ou import ou_variance
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.models import as_conditional_score, as_score, build_model
 from verify.records import check, metric
 from verify.train import TrainConfig, dsm_identity, train
@@ -52,9 +52,7 @@ class Config:
         if self.preset not in presets.names():
             raise ValueError(f"preset: unknown {self.preset!r}; known: {presets.names()}")
         for name in ("steps", "batch", "hidden", "n_eval", "seeds"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr: must be a finite positive number, got {self.lr}")
         steps = list(self.checkpoints)
@@ -92,7 +90,7 @@ def _measure(model, kind: str, distribution, config: Config, step: int, generato
             row = {"step": step, "t": t, "stage": "joint" if k is None else k}
             for name in ("loss", "score_error", "constant", "difference"):
                 estimate = getattr(identity, name)
-                row[name], row[f"{name}_se"] = estimate.mean, estimate.se
+                row[name], row[f"{name}_se"] = estimate.value, estimate.stderr
             rows.append(row)
     return rows
 

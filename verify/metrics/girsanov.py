@@ -44,17 +44,10 @@ import torch
 
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.validation import check_count
-from verify.grids import validate
-from verify.metrics.init_kl import (
-    TargetView,
-    ar_stages,
-    check_stage_grids,
-    check_target,
-    joint_view,
-    log_ratio_to_gamma,
-    noised,
-)
+from verify.grids import validate, validate_stages
+from verify.metrics.init_kl import log_ratio_to_gamma, noised
 from verify.metrics.montecarlo import Estimate, check_draws, mean_and_stderr
+from verify.metrics.targets import TargetView, ar_stages, check_target, joint_view
 from verify.samplers.ddpm import check_callable
 from verify.samplers.kernels import check_scheme
 
@@ -216,7 +209,7 @@ def girsanov_bound_ar(
     """Per-stage Girsanov bounds and splits of the AR-DM sampler with s(k, x^k, x^{<k}, t) on
     `grids` (one, or one per stage), on prefixes drawn from the AR target, and their sums."""
     target = check_target(target)
-    grids = check_stage_grids(grids, target.num_patches)
+    grids = validate_stages(grids, target.num_patches)
     n = check_draws(n)
     scheme = check_girsanov_scheme(scheme)
     sub_steps = check_sub_steps(sub_steps)

@@ -19,7 +19,7 @@ ancestral step to delta = 0) has no density, so the chain path KL is infinite: r
 
 AR-DM (chain rule): the AR sampler's chain path KL is sum_k E_{a ~ p_AR^{<k}} of stage k's chain
 path KL given the prefix a, with the stage-k target q^k_{delta_k}(. | a) and prefixes drawn from
-the AR target p_AR (verify.metrics.init_kl.sample_ar_target); per-chain log-ratios add over stages.
+the AR target p_AR (verify.metrics.targets.sample_ar_target); per-chain log-ratios add over stages.
 """
 
 from __future__ import annotations
@@ -30,16 +30,9 @@ from dataclasses import dataclass
 import torch
 
 from synthetic.ou import ou_variance
-from verify.grids import validate
-from verify.metrics.init_kl import (
-    TargetView,
-    ar_stages,
-    check_stage_grids,
-    check_target,
-    joint_view,
-    log_normal,
-)
+from verify.grids import validate, validate_stages
 from verify.metrics.montecarlo import Estimate, check_draws, mean_and_stderr
+from verify.metrics.targets import TargetView, ar_stages, check_target, joint_view, log_normal
 from verify.samplers.ddpm import check_callable
 from verify.samplers.kernels import StepKernel, check_scheme, step_kernel
 
@@ -128,7 +121,7 @@ def chain_path_kl_ar(
     one per stage), prefixes drawn from the AR target, and their sum (the AR sampler's own chain
     path KL, by the chain rule)."""
     target = check_target(target)
-    grids = check_stage_grids(grids, target.num_patches)
+    grids = validate_stages(grids, target.num_patches)
     n = check_draws(n)
     kernels = [_checked_kernels(scheme, grid) for grid in grids]
     check_callable("conditional_score", conditional_score)

@@ -7,7 +7,8 @@ OU noise on patch k only and the prefix x^{<k} clean (MATH.md section 5, AR-DM).
 `forward_teacher(x_clean, x_noisy, t)` computing every stage at once for teacher forcing:
 output patch k is eps_hat(k, x_noisy^k, x_clean^{<k}, t[:, k]).
 `ConditionalScoreMLP` is the MLP member: it sees the noisy patch zero-padded to max d_k, e(t),
-the clean prefix zero-padded to d with a 0/1 mask of the entries present, and a stage embedding.
+the clean prefix zero-padded to d with a 0/1 mask of the entries it may see (the whole prefix, or
+a window of the last patches), and a stage embedding.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ class PatchScoreModel(nn.Module):
         width = self.max_patch
         slots = [k * width + j for k, size in enumerate(self.patch_sizes) for j in range(size)]
         self.register_buffer("slots", torch.tensor(slots), persistent=False)
-        present = torch.arange(self.dim)[None, :] < torch.tensor(bounds[:-1])[:, None]
-        self.register_buffer("prefix_masks", present.float(), persistent=False)  # (K, d)
 
     def pad_patches(self, x: torch.Tensor) -> torch.Tensor:
         """(n, d) -> (n, K, max_patch), each patch zero-padded."""
@@ -65,8 +64,22 @@ class PatchScoreModel(nn.Module):
             raise ValueError(f"prefix: expected shape {expected}, got {tuple(prefix.shape)}")
 
 
+def prefix_masks(patch_bounds, window: int | None = None) -> torch.Tensor:
+    """(K, d) 0/1 masks: entry j is visible to stage k iff it lies in the last min(window, k)
+    patches before k (all of x^{<k} when window is None)."""
+    bounds = torch.tensor(patch_bounds)
+    ends = bounds[:-1]
+    stages = torch.arange(len(ends))
+    starts = torch.zeros_like(ends) if window is None else bounds[(stages - window).clamp(min=0)]
+    j = torch.arange(int(bounds[-1]))[None, :]
+    return ((j >= starts[:, None]) & (j < ends[:, None])).float()
+
+
 class ConditionalScoreMLP(PatchScoreModel):
-    """One MLP shared across stages: [pad(x^k_t), e(t), pad(x^{<k}), mask_k, stage_k] -> eps."""
+    """One MLP shared across stages: [pad(x^k_t), e(t), pad(x^{<k}), mask_k, stage_k] -> eps.
+
+    `window`: stage k sees only the last `window` patches x^{k-window..k-1} of its prefix (the
+    others are masked to 0); None sees the whole prefix."""
 
     def __init__(
         self,
@@ -75,8 +88,13 @@ class ConditionalScoreMLP(PatchScoreModel):
         depth: int = 3,
         time_features: int = 32,
         stage_features: int = 16,
+        window: int | None = None,
     ):
         super().__init__(patch_sizes)
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 0):
+            raise ValueError(f"window: must be None or a non-negative integer, got {window!r}")
+        self.window = window
+        self.register_buffer("prefix_masks", prefix_masks(self.patch_bounds, window), persistent=False)
         self.embed = SinusoidalTimeEmbedding(time_features)
         self.stage = nn.Embedding(self.num_patches, stage_features)
         inputs = self.max_patch + time_features + 2 * self.dim + stage_features

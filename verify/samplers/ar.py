@@ -12,7 +12,7 @@ import torch
 
 from synthetic.random import standard_normal
 from synthetic.validation import DTYPE, check_count, check_patch_sizes
-from verify.grids import validate
+from verify.grids import validate_stages
 from verify.samplers.ddpm import StepRecord, check_callable, run_chain
 from verify.samplers.kernels import check_scheme
 
@@ -28,15 +28,6 @@ def _check_sizes(patch_sizes) -> tuple[int, ...]:
     if not sizes:
         raise ValueError("patch_sizes: need at least one patch")
     return check_patch_sizes(sizes, total)
-
-
-def _check_grids(grids, num_patches: int) -> list[torch.Tensor]:
-    if isinstance(grids, torch.Tensor):
-        return [validate(grids)] * num_patches
-    grids = list(grids)
-    if len(grids) != num_patches:
-        raise ValueError(f"grids: need one grid or {num_patches} (one per patch), got {len(grids)}")
-    return [validate(g) for g in grids]
 
 
 def sample_ar(
@@ -55,7 +46,7 @@ def sample_ar(
     {"nfe_per_stage": [N_0, ..., N_{K-1}], "nfe_total": sum_k N_k}."""
     check_callable("score", score)
     patch_sizes = _check_sizes(patch_sizes)
-    grids = _check_grids(grids, len(patch_sizes))
+    grids = validate_stages(grids, len(patch_sizes))
     n = check_count("n", n)
     scheme = check_scheme(scheme)
     check_callable("callback", callback, optional=True)

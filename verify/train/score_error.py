@@ -21,14 +21,8 @@ from typing import NamedTuple
 import torch
 
 from synthetic.ou import ou_variance
+from verify.metrics.montecarlo import Estimate, mean_and_stderr
 from verify.train.dsm import noised
-
-
-class Estimate(NamedTuple):
-    """A Monte Carlo mean and its standard error."""
-
-    mean: float
-    se: float
 
 
 class DSMIdentity(NamedTuple):
@@ -38,10 +32,6 @@ class DSMIdentity(NamedTuple):
     score_error: Estimate
     constant: Estimate
     difference: Estimate
-
-
-def _estimate(values: torch.Tensor) -> Estimate:
-    return Estimate(values.mean().item(), values.std().item() / math.sqrt(values.numel()))
 
 
 def _draw(score, distribution, t: float, n: int, generator, k: int | None):
@@ -62,7 +52,7 @@ def _draw(score, distribution, t: float, n: int, generator, k: int | None):
 def score_error(score, distribution, t: float, n: int = 4096, generator=None, k=None) -> Estimate:
     """E ||s - grad log q_t||^2 at time t (joint, or stage k on true prefixes)."""
     estimate, truth, _ = _draw(score, distribution, t, n, generator, k)
-    return _estimate((estimate - truth).square().sum(dim=-1))
+    return mean_and_stderr((estimate - truth).square().sum(dim=-1))
 
 
 def distribution_score(distribution, k=None):
@@ -84,10 +74,10 @@ def dsm_identity(score, distribution, t: float, n: int = 4096, generator=None, k
     error = (estimate - truth).square().sum(dim=-1)
     constant = eps.shape[1] - variance * truth.square().sum(dim=-1)
     return DSMIdentity(
-        _estimate(loss),
-        _estimate(error),
-        _estimate(constant),
-        _estimate(loss - variance * error - constant),
+        mean_and_stderr(loss),
+        mean_and_stderr(error),
+        mean_and_stderr(constant),
+        mean_and_stderr(loss - variance * error - constant),
     )
 
 
@@ -98,10 +88,11 @@ def score_error_profile(score, distribution, times, n: int = 4096, generator=Non
 
 def integrated_score_error(score, distribution, grid, n: int = 4096, generator=None, k=None):
     """eps_score^2 = sum_j h_j E ||s(X_{t_j}, t_j) - grad log q_{t_j}(X_{t_j})||^2 on a
-    decreasing time grid (MATH.md section 5), with its standard error."""
+    decreasing time grid (MATH.md section 5), with its standard error (the n draws at each time are
+    independent, so the sum is a mean of n i.i.d. draws of sum_j h_j ||s - grad log q_{t_j}||^2)."""
     grid = torch.as_tensor(grid, dtype=torch.float64)
     steps = (grid[:-1] - grid[1:]).tolist()
     profile = score_error_profile(score, distribution, grid[:-1].tolist(), n, generator, k)
-    mean = sum(h * e.mean for h, e in zip(steps, profile, strict=True))
-    se = math.sqrt(sum((h * e.se) ** 2 for h, e in zip(steps, profile, strict=True)))
-    return Estimate(mean, se)
+    value = sum(h * e.value for h, e in zip(steps, profile, strict=True))
+    stderr = math.sqrt(sum((h * e.stderr) ** 2 for h, e in zip(steps, profile, strict=True)))
+    return Estimate(value, stderr, n)
