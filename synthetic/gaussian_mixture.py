@@ -3,8 +3,13 @@
 q_0 = sum_i pi_i N(mu_i, Sigma_i) gives q_t = sum_i pi_i N(a_t mu_i, C_i(t)), C_i(t) = a_t^2 Sigma_i
 + s_t^2 I. Each Sigma_i is eigendecomposed once, Sigma_i = U_i L_i U_i^T, so every t is the diagonal
 update C_i(t) = U_i (a_t^2 L_i + s_t^2) U_i^T; diagonal and isotropic covariances skip the rotation
-(U_i = I) and never form d x d matrices. Everything is float64, log-sum-exp, and chunked over the
-batch so that memory stays bounded whatever n, M and d.
+(U_i = I) and never form d x d matrices. Full covariances whiten: with W_i = U_i diag(lam_i^{-1/2}),
+lam_i = a_t^2 L_i + s_t^2, the whitened residuals y_i = W_i^T (x - a_t mu_i) of all M components are
+one matrix product x W_all (W_all = [W_1 ... W_M], d x Md) minus the offsets a_t W_i^T mu_i,
+log N_i = -(|y_i|^2 + log det 2 pi C_i) / 2, and the score -sum_i w_i W_i y_i is a second product,
+of the weighted block (w_i y_i)_i with W_all^T. The time-t coefficients are formed once per call.
+Everything is float64, log-sum-exp, and chunked over the batch into cache-sized blocks, so that
+memory stays bounded whatever n, M and d.
 
 Conditionals of patch b = x^k given the clean prefix a = x^{<k} (block Gaussian conditioning):
 q(b | a) = sum_i w~_i(a) N(b; m_i(a), S_i^c) with m_i(a) = mu_{i,b} + B_i (a - mu_{i,a}),
@@ -30,7 +35,9 @@ from synthetic.validation import (
     check_time,
 )
 
-_CHUNK_ELEMENTS = 2**22  # float64 entries of one (rows, M, width) intermediate: 32 MiB
+# float64 entries of one (rows, M, width) intermediate: 2 MiB, so that a block stays in cache (32 MiB
+# blocks were 3x slower on a 2-core CPU: page faults of fresh allocations and memory traffic).
+_CHUNK_ELEMENTS = 2**18
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -49,6 +56,7 @@ class _Block:
         self.prefix = prefix  # _Block of the prefix marginal, or None
         self.num_components, self.dim = vals.shape
         self.prefix_dim = 0 if prefix is None else prefix.dim
+        self._last = None  # (t, coefficients of time t): shared by all chunks of one call
 
     def chunks(self, n: int, per_row: int = 0):
         """Row slices keeping every (rows, M, width) intermediate, and any other one of `per_row`
@@ -67,12 +75,18 @@ class _Block:
             return self.log_weights
         return self.prefix.terms(prefix, None, 0.0)[1]
 
+    def coefficients(self, t: float):
+        """The time-t coefficients of `_log_densities`, computed once for all chunks of a call."""
+        if self._last is None or self._last[0] != t:
+            lam = self.variances(t)
+            log_det = lam.log().sum(-1) + self.dim * _LOG_2PI
+            self._last = (t, self._coefficients(t, lam, log_det))
+        return self._last[1]
+
     def terms(self, x, prefix, t: float):
         """log q_t(x [| a]) (n,), log posterior weights log w_i(x) (n, M) and the state that
         `mean_gradient` and `gradients` read."""
-        lam = self.variances(t)
-        log_det = lam.log().sum(-1) + self.dim * _LOG_2PI
-        log_density, state = self._log_densities(x, prefix, t, lam, log_det)
+        log_density, state = self._log_densities(x, prefix, self.coefficients(t))
         logits = self.log_weights_given(prefix) + log_density
         log_norm = torch.logsumexp(logits, dim=-1)
         return log_norm, logits - log_norm.unsqueeze(-1), state
@@ -109,15 +123,19 @@ class _AxisBlock(_Block):
         self.means = means  # (M, d)
         self.reference = means.mean(0)  # shift against cancellation in the expanded square
 
-    def _log_densities(self, x, prefix, t, lam, log_det):
-        """log N(x; a_t mu_i, diag(lam_i)) = [x^2, x, 1] . [-P_i / 2, a_t mu_i P_i, c_i], one product."""
-        a_t, prec = ou_scale(t), lam.reciprocal()
-        x = x - a_t * self.reference
-        mu = a_t * (self.means - self.reference)
+    def _coefficients(self, t, lam, log_det):
+        """log N(x; a_t mu_i, diag(lam_i)) = [x^2, x, 1] . [-P_i / 2, a_t mu_i P_i, c_i] (shifted)."""
+        shift, prec = ou_scale(t) * self.reference, lam.reciprocal()
+        mu = ou_scale(t) * self.means - shift
         const = -0.5 * ((mu.square() * prec).sum(-1, keepdim=True) + log_det.unsqueeze(-1))
-        coef = torch.cat([-0.5 * prec, mu * prec, const], dim=1)
+        return shift, mu, prec, torch.cat([-0.5 * prec, mu * prec, const], dim=1).T
+
+    @staticmethod
+    def _log_densities(x, prefix, coefficients):
+        shift, mu, prec, coef = coefficients
+        x = x - shift
         features = torch.cat([x.square(), x, x.new_ones(x.shape[0], 1)], dim=1)
-        return features @ coef.T, (x, mu, prec)
+        return features @ coef, (x, mu, prec)
 
     @staticmethod
     def mean_gradient(w, state):
@@ -144,33 +162,40 @@ class _AxisBlock(_Block):
 
 
 class _RotatedBlock(_Block):
-    """General U_i with U_i^T m_i(a) = center_i + R_i a (R_i = U_i^T B_i). With
-    y_i = lam_i^{-1/2} U_i^T (x - a_t m_i(a)) (one matrix product for all i): the quadratic form is
-    |y_i|^2 and g_i = -U_i lam_i^{-1/2} y_i."""
+    """General U_i with U_i^T m_i(a) = center_i + R_i a (R_i = U_i^T B_i). With W_i = U_i lam_i^{-1/2},
+    y_i = W_i^T (x - a_t m_i(a)) is one matrix product for all i: the quadratic form is |y_i|^2 and
+    g_i = -W_i y_i."""
 
     def __init__(self, log_weights, vals, vecs, center, regression=None, prefix=None):
         super().__init__(log_weights, vals, prefix)
-        self.vecs = vecs  # (M, d, d)
-        self.center = center  # (M, d)
-        self.regression = regression  # (M, d, p), or None
         m, d = vals.shape
         # rot[j, (i, e)] = U_i[j, e]: x @ rot = (U_i^T x)_i and v @ rot^T = sum_i U_i v_i.
         self.rot = vecs.permute(1, 0, 2).reshape(d, m * d)
+        self.vecs = self.rot.view(d, m, d).permute(1, 0, 2)  # (M, d, d), a view of rot
+        self.center = center  # (M, d)
+        self.regression = regression  # (M, d, p), or None
         self.reg = None if regression is None else regression.permute(2, 0, 1).reshape(-1, m * d)
 
-    def _log_densities(self, x, prefix, t, lam, log_det):
-        """log N(x; a_t m_i(a), C_i(t)) = -(|y_i|^2 + log det(2 pi C_i)) / 2."""
+    def _coefficients(self, t, lam, log_det):
+        """W_all = [W_1 ... W_M] (d, Md) and the offsets: y_i = x W_i + h_i * (center_i + R_i a) with
+        h_i = -a_t lam_i^{-1/2}, flattened to Md columns."""
         root = lam.rsqrt()  # (M, d)
-        scaled_rot = self.rot * root.reshape(-1)
-        shift = -ou_scale(t) * root.reshape(-1)  # y = x @ scaled_rot + shift * U_i^T m_i(a)
-        center = shift * self.center.reshape(-1)
-        if self.reg is not None:
-            center = torch.addmm(center, prefix, self.reg * shift)
-        y = torch.addmm(center, x, scaled_rot).view(-1, *lam.shape)
-        return -0.5 * (torch.einsum("nme,nme->nm", y, y) + log_det), (y, scaled_rot, root)
+        shift = -ou_scale(t) * root.reshape(-1)
+        reg = None if self.reg is None else self.reg * shift
+        return self.rot * root.reshape(-1), shift * self.center.reshape(-1), reg, root, log_det
+
+    @staticmethod
+    def _log_densities(x, prefix, coefficients):
+        """log N(x; a_t m_i(a), C_i(t)) = -(|y_i|^2 + log det(2 pi C_i)) / 2."""
+        scaled_rot, center, reg, root, log_det = coefficients
+        if reg is not None:
+            center = torch.addmm(center, prefix, reg)
+        y = torch.addmm(center, x, scaled_rot).view(-1, *root.shape)
+        return -0.5 * (y.square().sum(-1) + log_det), (y, scaled_rot, root)
 
     @staticmethod
     def mean_gradient(w, state):
+        """sum_i w_i g_i = -W_all (w_i y_i)_i, the second matrix product."""
         y, scaled_rot, _ = state
         return -(w.unsqueeze(-1) * y).reshape(y.shape[0], -1) @ scaled_rot.T
 

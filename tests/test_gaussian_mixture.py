@@ -158,6 +158,20 @@ def test_chunked_evaluation_equals_one_chunk(kind, monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_mixture_at_alternating_times_matches_scipy(kind):
+    """The time-t coefficients, computed once per call and kept, are never reused at another t."""
+    mix = make_mixture(kind)
+    x = points(mix, 10, 0.3)
+    x_k, prefix = split_at(mix, x, 2)
+    for t in (0.3, 0.0, 2.0, 0.3):
+        expected = scipy_log_prob(mix.weights, mix.means, mix.covariances, x.numpy(), t)
+        np.testing.assert_allclose(mix.log_prob(x, t).numpy(), expected, rtol=1e-11, atol=1e-11)
+        expected = scipy_conditional_log_prob(mix, 2, x_k, prefix, t)
+        got = mix.conditional_log_prob(2, x_k, prefix, t).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
 # ----- the forward process and moments -----------------------------------------------------------
 
 
