@@ -24,6 +24,7 @@ import math
 import torch
 
 from synthetic.base import Distribution
+from synthetic.chunking import row_slices
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.random import standard_normal, standard_uniform
 from synthetic.validation import (
@@ -37,7 +38,6 @@ from synthetic.validation import (
 
 # float64 entries of one (rows, M, width) intermediate: 2 MiB, so that a block stays in cache (32 MiB
 # blocks were 3x slower on a 2-core CPU: page faults of fresh allocations and memory traffic).
-_CHUNK_ELEMENTS = 2**18
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -60,10 +60,9 @@ class _Block:
 
     def chunks(self, n: int, per_row: int = 0):
         """Row slices keeping every (rows, M, width) intermediate, and any other one of `per_row`
-        entries a row, under _CHUNK_ELEMENTS entries."""
+        entries a row, under CHUNK_ELEMENTS entries."""
         per_row = max(self.num_components * max(self.dim, self.prefix_dim, 1), per_row)
-        step = max(1, _CHUNK_ELEMENTS // per_row)
-        return [slice(i, min(i + step, n)) for i in range(0, max(n, 1), step)]
+        return row_slices(n, per_row)
 
     def variances(self, t: float):
         """lam_i = a_t^2 L_i + s_t^2, the eigenvalues of C_i(t), (M, d)."""

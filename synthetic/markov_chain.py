@@ -14,6 +14,7 @@ import math
 import torch
 
 from synthetic.base import Distribution
+from synthetic.chunking import row_slices
 from synthetic.gaussian_mixture import GaussianMixture
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.validation import (
@@ -27,7 +28,6 @@ from synthetic.validation import (
 )
 
 MAX_ENUMERATED_COMPONENTS = 10**6
-_CHUNK_ELEMENTS = 2**22  # float64 entries of the largest per-chunk intermediate: 32 MiB
 
 
 def _categorical(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -123,11 +123,9 @@ class MarkovChainMixture(Distribution):
 
     def _by_rows(self, fn, *rows: torch.Tensor) -> torch.Tensor:
         """fn applied to row chunks of `rows` so that the (n, K, S, p) and (n, S, S) intermediates
-        stay under _CHUNK_ELEMENTS entries whatever n; results concatenated."""
+        stay under CHUNK_ELEMENTS entries whatever n; results concatenated."""
         per_row = self.num_patches * self.num_states * (self.patch_dim + 3) + self.num_states**2
-        step = max(1, _CHUNK_ELEMENTS // per_row)
-        n = rows[0].shape[0]
-        return torch.cat([fn(*(r[i : i + step] for r in rows)) for i in range(0, max(n, 1), step)])
+        return torch.cat([fn(*(r[chunk] for r in rows)) for chunk in row_slices(rows[0].shape[0], per_row)])
 
     def _log_prob(self, x, t):
         def rows(x):

@@ -14,7 +14,6 @@ from scipy import integrate
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal, norm
 
-import synthetic.gaussian_mixture as gm_module
 from synthetic.gaussian_mixture import GaussianMixture
 
 KINDS = ("full", "diagonal", "isotropic")
@@ -150,7 +149,7 @@ def test_chunked_evaluation_equals_one_chunk(kind, monkeypatch):
     x = points(mix, 37, 0.5)
     whole = [mix.log_prob(x, 0.5), mix.score(x, 0.5), mix.hessian(x, 0.5)]
     whole.append(mix.conditional_score(2, *split_at(mix, x, 2), 0.5))
-    monkeypatch.setattr(gm_module, "_CHUNK_ELEMENTS", 50)
+    monkeypatch.setattr("synthetic.chunking.CHUNK_ELEMENTS", 50)
     assert len(mix._joint_block().chunks(37)) > 5
     chunked = [mix.log_prob(x, 0.5), mix.score(x, 0.5), mix.hessian(x, 0.5)]
     chunked.append(mix.conditional_score(2, *split_at(mix, x, 2), 0.5))

@@ -239,6 +239,6 @@ def test_chunking_over_rows_changes_nothing(chain, points, monkeypatch):
         ]
 
     whole = evaluate()
-    monkeypatch.setattr("synthetic.markov_chain._CHUNK_ELEMENTS", 200)  # 3 rows per chunk
+    monkeypatch.setattr("synthetic.chunking.CHUNK_ELEMENTS", 200)  # 3 rows per chunk
     for a, b in zip(whole, evaluate(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-13, rtol=0)
