@@ -8,7 +8,15 @@ from verify.records import validate_record
 
 def test_tiny_config_checks_hold(tmp_path):
     experiment = load("rule_learning")
-    config = dataclasses.replace(experiment.profiles["quick"], tasks=("two-squares",), steps=5)
+    config = dataclasses.replace(
+        experiment.profiles["quick"],
+        tasks=("two-squares",),
+        steps=5,
+        image_steps=3,
+        sample_steps=4,
+        samples=20,
+        grid_nodes=32,
+    )
     cells = experiment.cells(config, 0)
     results = [experiment.run_cell(cell.params, "cpu") for cell in cells]
     outcome = experiment.aggregate(config, results)

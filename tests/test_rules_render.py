@@ -47,3 +47,11 @@ def test_rendered_data_source():
     assert x.min() >= -1 and x.max() <= 1
     with pytest.raises(ValueError, match="size"):
         render(TWO_SQUARES, torch.zeros(1, 2), 8)
+
+
+def test_non_finite_image_fails_detection():
+    task = TWO_SQUARES
+    images = render(task, task.geometry(sample_free(task, 2, torch.Generator().manual_seed(0))), 16)
+    images[1, 0, 3, 3] = float("nan")
+    geometry, ok = detect(task, images)
+    assert ok.tolist() == [True, False] and geometry[1].isnan().all()

@@ -3,7 +3,8 @@
 Per channel, pixel values are clipped to [0, 1]; the object is the single connected component of
 pixels > 1/2 (detection FAILS when there is none or more than one), and its support is that
 component's bounding box grown by one pixel (every partially covered pixel of a clean render
-touches a pixel covered more than half, since objects span >= 2 pixels). On the support:
+touches a pixel covered more than half, since objects span >= 2 pixels). An image with a
+non-finite pixel (a diverged sampler) fails. On the support:
 
 - lengths and areas are sums (coverage is exact area): pole height h S = sum (one pixel wide),
   |shadow| S = sum (one pixel high, sign from the side of the pole its centroid lies on),
@@ -70,6 +71,8 @@ def detect(task: RuleTask, images: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     used = 3 if task.name == "sun-shadow" else 2
     out = np.full((array.shape[0], task.dim), np.nan)
     for row, image in enumerate(array):
+        if not np.isfinite(image).all():
+            continue
         channels = [_support(image[c]) for c in range(used)]
         if any(c is None for c in channels):
             continue

@@ -11,7 +11,8 @@ more than MAD_CUT robust standard deviations (1.4826 x the median absolute devia
 residuals about their median) from the median residual are dropped, and the fit is redone once on
 the rest. The fraction dropped is reported. Standard errors: bootstrap over the pairs (the
 outlier rule re-applied in each resample). With fewer than 3 finite pairs (e.g. every
-generated image failed detection) the fit is undefined and every error is NaN.
+generated image failed detection) the fit is undefined and every error is NaN; the standard
+errors come from the resamples where the fit is defined.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def rule_errors(u, v, slope_true: float, boots: int = 200, seed: int = 0) -> dic
     for _ in range(boots):
         index = rng.integers(0, u.size, u.size)
         draws.append(rule_fit(u[index], v[index], slope_true)[2:5])
-    se = np.nanstd(np.asarray(draws), axis=0, ddof=1)
+    draws = np.asarray(draws)
+    finite = np.isfinite(draws[:, 2])
+    se = draws[finite].std(axis=0, ddof=1) if finite.sum() > 1 else np.full(3, np.nan)
     return {
         **fit._asdict(),
         "bias_se": float(se[0]),
