@@ -78,13 +78,14 @@ def test_exact_scores_on_independent_patches_give_identical_ddpm_and_ar_laws():
     product of the two 1-D samplers, which is the AR-DM sampler with exact conditional scores: the
     grid laws coincide (the deposit and the diffusion are separable). The conditional curves then
     differ only by the grid's conventions for mass lost off the box (DDPM rows renormalised,
-    AR-DM rows not), by log(1 - lost) <= 2 lost; 40 steps lose ~6e-7."""
+    AR-DM rows not), by log(1 - lost) <= 2 lost; 40 steps lose ~6e-7. The two runs prune slightly
+    different negligible masses (< 1e-12, see verify.exact.grid_law.PRUNE)."""
     target = conditional_gap.target("independent", 0.9)
     grid = grids.exponential_linear(4.0, 40, 1e-3)
     ddpm = grid_gaps("ddpm", target.score, target, grid, 96, 6.5, 0.99)
     ar = grid_gaps("ar", target.conditional_score, target, grid, 96, 6.5, 0.99)
     for key in ("joint_kl", "joint_tv", "mass_lost"):
-        assert ddpm[key] == pytest.approx(ar[key], rel=1e-9, abs=1e-15), key
+        assert ddpm[key] == pytest.approx(ar[key], rel=1e-9, abs=1e-12), key
     lost = 2 * ar["mass_lost"]
     assert 0 < lost < 1e-5
     for key in ("average_kl", "worst_kl", "average_tv", "worst_tv"):

@@ -1,6 +1,7 @@
 """Grid density propagation against the exact Gaussian laws of the same samplers."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from verify.exact import (
     grid_sampler_law,
     richardson,
 )
+from verify.exact.grid_law import PRUNE
 from verify.metrics import (
     gaussian_conditional,
     gaussian_expected_conditional_kl,
@@ -77,9 +79,7 @@ def test_2d_law_against_exact_gaussian_law():
     i = int(torch.argmin((x1 - exact.mean[0]).abs()))
     x2 = law.axes[1]
     centre = cond.gain[0, 0] * x1[i] + cond.offset[0]
-    row = torch.exp(-0.5 * (x2 - centre) ** 2 / cond.cov[0, 0]) / torch.sqrt(
-        2 * math.pi * cond.cov[0, 0]
-    )
+    row = torch.exp(-0.5 * (x2 - centre) ** 2 / cond.cov[0, 0]) / torch.sqrt(2 * math.pi * cond.cov[0, 0])
     assert (law.conditional()[i] - row).abs().max() < 1e-3 * row.max()
 
 
@@ -106,9 +106,7 @@ def test_ar_law_against_exact_gaussian_ar_law_and_chain_rule():
 
     def conditional_log_prob(x2, x1):
         mean = x1 @ cond.gain.T + cond.offset
-        return -0.5 * ((x2 - mean) ** 2 / cond.cov).sum(1) - 0.5 * torch.log(
-            2 * math.pi * cond.cov[0, 0]
-        )
+        return -0.5 * ((x2 - mean) ** 2 / cond.cov).sum(1) - 0.5 * torch.log(2 * math.pi * cond.cov[0, 0])
 
     curves = conditional_divergences(law, conditional_log_prob, log_normal(*prefix_target))
     prefix_law = GridLaw(law.axes[:1], law.marginal(0), law.mass_lost)
@@ -132,6 +130,32 @@ def test_mass_leaving_the_box_is_reported():
     assert (law.density.sum() * law.dx).item() == pytest.approx(1 - law.mass_lost)
 
 
+@pytest.mark.parametrize("prune", [PRUNE, 1e-9])
+@pytest.mark.parametrize("ar", [False, True])
+def test_pruned_propagation_equals_unpruned_up_to_the_pruned_mass(ar, prune):
+    # Deposit and diffusion are linear, nonnegative and create no mass, so dropping mass r_j at
+    # step j leaves the pruned masses below the unpruned ones, at L1 distance <= sum_j r_j, which
+    # is below steps x (nodes per law) x prune; up to FFT round-off, bounded by eps x the largest
+    # node mass per node and step.
+    truth = OUGaussian(**TARGET, err_a=0.2, err_c=0.2)
+    grid, n = uniform_grid(3.0, 30, DELTA), 128
+    steps = grid.numel() - 1
+    if ar:
+        make = partial(grid_ar_sampler_law, truth.conditional_score, grid, box=7.0, n=n)
+        bound = 2 * steps * n * prune  # prefix law, plus the prefix average of the stage laws
+    else:
+        make = partial(grid_sampler_law, truth.score, grid, 2, box=7.0, n=n)
+        bound = steps * n**2 * prune
+    full, pruned = make(prune=0.0), make(prune=prune)
+    assert full.mass_pruned == 0.0
+    assert 0.0 < pruned.mass_pruned <= bound
+    assert pruned.mass_lost >= pruned.mass_pruned
+    gap = (full.density - pruned.density) * full.cell
+    roundoff = torch.finfo(F64).eps * float(full.density.max() * full.cell) * steps
+    assert gap.min() >= -roundoff
+    assert gap.abs().sum() <= pruned.mass_pruned + n**2 * roundoff
+
+
 def test_richardson_removes_the_dx_squared_term():
     assert richardson(2 + 3 * 0.2**2, 2 + 3 * 0.1**2, 0.2, 0.1) == pytest.approx(2.0, abs=1e-14)
 
@@ -151,3 +175,5 @@ def test_bad_inputs():
         grid_ar_sampler_law(truth.conditional_score, [grid], n=16)
     with pytest.raises(ValueError, match="score"):
         grid_sampler_law(lambda x, t: x[:, :1], grid, 2, n=16)
+    with pytest.raises(ValueError, match="prune"):
+        grid_sampler_law(truth.score, grid, 2, n=16, prune=-1e-16)

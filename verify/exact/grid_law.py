@@ -21,6 +21,13 @@ Mass bookkeeping: mass moved or diffused outside the box is dropped and reported
 `GridLaw.mass_lost` (= 1 - the mass left on the grid, start truncation included); nothing is
 renormalised. FFT round-off below zero is clipped to 0 after each step.
 
+Pruning: before each step, nodes holding less than `prune` (default 1e-16 of a law of mass 1)
+are dropped instead of moved, so the score is evaluated and deposited only where there is mass
+(FFT round-off otherwise spreads ~1e-20 over the whole box). The dropped mass is part of
+`mass_lost` and reported alone as `GridLaw.mass_pruned`. Deposit and diffusion are linear,
+nonnegative and do not create mass, so the pruned masses lie below the unpruned ones and differ
+from them in total by at most `mass_pruned` (<= steps x nodes x prune), up to FFT round-off.
+
 Cases: DDPM in d = 1 or 2 (joint), and AR-DM with K = 2 one-dimensional patches, whose stage 2 is
 propagated for every grid value of the prefix at once (one 1-D density per prefix row).
 From a `GridLaw`: KL both ways and TV against an exact target log-density by quadrature
@@ -40,6 +47,7 @@ from verify.exact.gaussian_law import check_grid, check_stage_grids
 from verify.samplers.kernels import check_scheme, step_kernel
 
 START_TAIL = 1e-10  # largest N(0, 1) mass allowed outside the box on each side of each axis
+PRUNE = 1e-16  # default: a node holding less mass than this (of a law of mass 1) is dropped
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,11 @@ class GridLaw:
     """A sampler's output density on the node grid `axes` (one 1-D tensor per axis).
 
     density: (n,) in d = 1, (n, n) in d = 2 with density[i, j] = p^(axes[0][i], axes[1][j]).
-    mass_lost: 1 - sum(density) dx^d, the mass that left the box (not renormalised).
+    mass_lost: 1 - sum(density) dx^d, the mass that left the box or was pruned (not renormalised).
     stage_density: AR-DM only, (n, n) with row i the propagated stage-2 density
     p^(x2 | x1 = axes[0][i]); stage_mass_lost its per-prefix lost mass (n,).
+    mass_pruned: the part of mass_lost dropped at nodes below the pruning threshold (AR-DM: of
+    the joint, prefix part plus the prefix-weighted stage part).
     """
 
     axes: tuple[torch.Tensor, ...]
@@ -57,6 +67,7 @@ class GridLaw:
     mass_lost: float
     stage_density: torch.Tensor | None = None
     stage_mass_lost: torch.Tensor | None = None
+    mass_pruned: float = 0.0
 
     @property
     def dim(self) -> int:
@@ -174,63 +185,82 @@ def _fft_size(m: int) -> int:
         size += 1
 
 
-def _deposit(mass: torch.Tensor, cells: tuple[torch.Tensor | None, torch.Tensor]) -> torch.Tensor:
-    """Move mass[i, j] to the fractional node position given per axis by `cells` (None: the
-    axis does not move), split (bi)linearly between the neighbouring nodes; mass landing
-    outside the nodes is dropped. Positions are clamped to [-1, n], so far-away mass lands on
-    the spare nodes -1, n, n + 1 of a padded array."""
-    rows, cols = mass.shape
+def _deposit(values, index, cells, shape) -> torch.Tensor:
+    """Move values[k] from the flat node index[k] of a `shape` array to the fractional node
+    position given per axis by `cells` (None: the axis does not move), split (bi)linearly
+    between the neighbouring nodes: one bincount per neighbour, on the flat index of the lower
+    one, shifted into place. Mass landing outside the nodes is dropped: positions are clamped to
+    [-1, n], so far-away mass lands on the spare nodes -1, n, n + 1 of a padded array."""
+    rows, cols = shape
     width = cols + 3
-    parts = [(torch.zeros((), dtype=torch.long, device=mass.device), mass)]  # (flat index, mass)
+    size = (rows + 3) * width
+    corner = index.new_full(index.shape, width + 1)  # padded flat node of the lower neighbour
+    parts = [(0, values)]  # (flat offset from corner, mass)
     for axis, (pos, stride) in enumerate(zip(cells, (width, 1), strict=True)):
         if pos is None:
-            ticks = torch.arange(1, mass.shape[axis] + 1, device=mass.device) * stride
-            ticks = ticks[:, None] if axis == 0 else ticks[None, :]
-            parts = [(index + ticks, part) for index, part in parts]
+            corner += (index // cols if axis == 0 else index % cols) * stride
             continue
-        pos = pos.clamp(-1.0, float(mass.shape[axis]))
+        pos = pos.clamp(-1.0, float(shape[axis]))
         left = pos.floor()
         frac = pos - left
-        base = (left.long() + 1) * stride
-        parts = [
-            (index + base + shift * stride, part * share)
-            for index, part in parts
-            for shift, share in ((0, 1.0 - frac), (1, frac))
-        ]
-    index = torch.cat([index.expand(rows, cols).reshape(-1) for index, _ in parts])
-    weight = torch.cat([part.reshape(-1) for _, part in parts])
-    out = torch.bincount(index, weight, minlength=(rows + 3) * width)
+        corner += left.long() * stride
+        shares = ((0, 1.0 - frac), (stride, frac))
+        parts = [(offset + shift, part * share) for offset, part in parts for shift, share in shares]
+    out = values.new_zeros(size)
+    for offset, part in parts:
+        out[offset:] += torch.bincount(corner, part, minlength=size)[: size - offset]
     return out.view(rows + 3, width)[1 : rows + 1, 1 : cols + 1]
 
 
-def _diffuse(mass: torch.Tensor, tau: float, axes: tuple[int, ...]) -> torch.Tensor:
-    """Convolve along `axes` with the discrete Gaussian of variance tau (in cells), zero-padded
-    so that mass diffusing past the box is dropped rather than wrapped around."""
+def _symbol(tau: float, size: int, dims: int, device) -> torch.Tensor:
+    """Fourier symbol exp(-tau sum_a (1 - cos w_a)) of the discrete Gaussian on the rfftn layout
+    of `dims` trailing axes of length `size` (the last one halved)."""
+    angle = torch.fft.fftfreq(size, dtype=DTYPE, device=device) * (2 * math.pi)
+    half = torch.exp(-tau * (1.0 - torch.cos(angle[: size // 2 + 1])))
+    if dims == 1:
+        return half
+    return torch.exp(-tau * (1.0 - torch.cos(angle)))[:, None] * half[None, :]
+
+
+def _diffuse(mass: torch.Tensor, tau: float, dims: int, spectra: dict) -> torch.Tensor:
+    """Convolve the `dims` trailing axes with the discrete Gaussian of variance tau (in cells),
+    zero-padded so that mass diffusing past the box is dropped rather than wrapped around.
+    Symbols are cached in `spectra` by tau to 12 significant digits (a relative change of the
+    variance below 1e-12), so that the steps of a uniform grid share one."""
     if tau <= 0:
         return mass
-    for axis in axes:
-        n = mass.shape[axis]
-        size = _fft_size(n + int(math.ceil(12.0 * math.sqrt(tau))) + 4)
-        freq = torch.arange(size // 2 + 1, dtype=DTYPE, device=mass.device) * (2 * math.pi / size)
-        symbol = torch.exp(-tau * (1.0 - torch.cos(freq)))
-        symbol = symbol[:, None] if axis == 0 else symbol
-        spectrum = torch.fft.rfft(mass, n=size, dim=axis) * symbol
-        mass = torch.fft.irfft(spectrum, n=size, dim=axis).narrow(axis, 0, n)
-    return mass.clamp_min(0.0)
+    tau = float(f"{tau:.12g}")
+    rows, cols = mass.shape
+    size = _fft_size(cols + int(math.ceil(12.0 * math.sqrt(tau))) + 4)
+    if tau not in spectra:
+        spectra[tau] = _symbol(tau, size, dims, mass.device)
+    axes, sizes = tuple(range(-dims, 0)), (size,) * dims
+    spectrum = torch.fft.rfftn(mass, s=sizes, dim=axes) * spectra[tau]
+    return torch.fft.irfftn(spectrum, s=sizes, dim=axes)[:rows, :cols].clamp_min(0.0)
 
 
-def _propagate(mass, axes, grid, scheme, destination, variance_correction) -> torch.Tensor:
-    """Apply every step of `grid` to the masses; destination(t, kernel) gives m_j per axis of
-    `mass` as a tensor of mass's shape, or None for an axis that does not move (the prefix)."""
+def _propagate(mass, axes, grid, scheme, destination, variance_correction, prune):
+    """Apply every step of `grid` to the (rows, cols) masses. Only nodes holding at least
+    `prune` move: destination(t, kernel, index) gives m_j per axis at the flat node indices
+    `index` (None for an axis that does not move, the prefix); the mass of the other nodes is
+    dropped. Returns the masses and the dropped mass per row."""
     lo, dx = float(axes[0][0]), float(axes[0][1] - axes[0][0])
+    pruned = mass.new_zeros(mass.shape[0])
+    spectra = {}
     times = grid.tolist()
     for t_from, t_to in zip(times[:-1], times[1:], strict=True):
+        keep = mass >= prune
+        pruned += torch.where(keep, 0.0, mass).sum(dim=1)
+        index = keep.reshape(-1).nonzero().squeeze(1)
+        if index.numel() == 0:  # everything dropped: nothing left to move
+            return torch.zeros_like(mass), pruned
         kernel = step_kernel(scheme, t_from, t_to)
-        cells = tuple(None if m is None else (m - lo) / dx for m in destination(t_from, kernel))
-        mass = _deposit(mass, cells)
+        moved = destination(t_from, kernel, index)
+        cells = tuple(None if m is None else (m - lo) / dx for m in moved)
+        mass = _deposit(mass.reshape(-1)[index], index, cells, mass.shape)
         tau = kernel.v / dx**2 - (1.0 / 6.0 if variance_correction else 0.0)
-        mass = _diffuse(mass, tau, tuple(a for a, c in enumerate(cells) if c is not None))
-    return mass
+        mass = _diffuse(mass, tau, sum(c is not None for c in cells), spectra)
+    return mass, pruned
 
 
 def _score_values(values, rows: int, cols: int, name: str) -> torch.Tensor:
@@ -239,8 +269,10 @@ def _score_values(values, rows: int, cols: int, name: str) -> torch.Tensor:
     return values.to(DTYPE)
 
 
-def _check_common(scheme, grids, box, n, dim, device, num_stages=None):
+def _check_common(scheme, grids, box, n, dim, device, prune, num_stages=None):
     check_scheme(scheme)
+    if not 0.0 <= prune < 1.0:
+        raise ValueError(f"prune: must be a mass threshold in [0, 1), got {prune}")
     grids = check_grid(grids) if num_stages is None else check_stage_grids(grids, num_stages)
     return grids, _box(box, n, dim, device)
 
@@ -254,24 +286,26 @@ def grid_sampler_law(
     scheme: str = "ei",
     variance_correction: bool = True,
     device=None,
+    prune: float = PRUNE,
 ) -> GridLaw:
     """Output density of the DDPM-type sampler with `score(x, t) -> (m, d)` in d = 1 or 2,
     started at N(0, I) on `grid`, on n nodes per axis of the box [-box, box]^d (or
-    [box[0], box[1]]^d)."""
+    [box[0], box[1]]^d). Nodes holding less than `prune` mass are dropped (`mass_pruned`)."""
     dim = check_count("dim", dim)
-    grid, axes = _check_common(scheme, grid, box, n, dim, device)
+    grid, axes = _check_common(scheme, grid, box, n, dim, device, prune)
     nodes = _nodes(axes)
-    shape = (1, n) if dim == 1 else (n, n)
 
-    def destination(t, kernel):
-        drift = _score_values(score(nodes, t), n**dim, dim, "score")
-        moved = kernel.c_y * nodes + kernel.c_s * drift
-        columns = [moved[:, a].reshape(shape) for a in range(dim)]
+    def destination(t, kernel, index):
+        points = nodes[index]
+        drift = _score_values(score(points, t), index.shape[0], dim, "score")
+        moved = kernel.c_y * points + kernel.c_s * drift
+        columns = [moved[:, a] for a in range(dim)]
         return (None, columns[0]) if dim == 1 else tuple(columns)
 
-    mass = _propagate(_start_mass(axes, 1), axes, grid, scheme, destination, variance_correction)
+    start = _start_mass(axes, 1)
+    mass, pruned = _propagate(start, axes, grid, scheme, destination, variance_correction, prune)
     density = mass.reshape((n,) * dim) / (axes[0][1] - axes[0][0]) ** dim
-    return GridLaw(axes, density, 1.0 - float(mass.sum()))
+    return GridLaw(axes, density, 1.0 - float(mass.sum()), mass_pruned=float(pruned.sum()))
 
 
 def grid_ar_sampler_law(
@@ -282,41 +316,40 @@ def grid_ar_sampler_law(
     scheme: str = "ei",
     variance_correction: bool = True,
     device=None,
+    prune: float = PRUNE,
 ) -> GridLaw:
     """Output density of the AR-DM sampler with K = 2 one-dimensional patches.
 
     conditional_score(k, x_k, prefix, t) -> (m, 1); stage 1 (k = 0, empty prefix) is a 1-D
     propagation, stage 2 (k = 1) propagates one 1-D density per prefix grid value x1 at once, and
-    the joint density is p^(x1) p^(x2 | x1). `grids`: one grid, or one per stage.
+    the joint density is p^(x1) p^(x2 | x1). `grids`: one grid, or one per stage. Nodes holding
+    less than `prune` mass of their 1-D law are dropped.
     """
-    grids, axes = _check_common(scheme, grids, box, n, 2, device, num_stages=2)
+    grids, axes = _check_common(scheme, grids, box, n, 2, device, prune, num_stages=2)
     axis = axes[0]
     dx = float(axis[1] - axis[0])
-    empty = axis.new_zeros(n, 0)
-
-    def first(t, kernel):
-        values = conditional_score(0, axis[:, None], empty, t)
-        drift = _score_values(values, n, 1, "conditional_score")
-        return None, (kernel.c_y * axis + kernel.c_s * drift[:, 0])[None, :]
-
     nodes = _nodes(axes)  # (prefix x1, patch x2) pairs
 
-    def second(t, kernel):
-        values = conditional_score(1, nodes[:, 1:], nodes[:, :1], t)
-        drift = _score_values(values, n * n, 1, "conditional_score")
-        return None, (kernel.c_y * nodes[:, 1] + kernel.c_s * drift[:, 0]).reshape(n, n)
+    def stage(k):
+        def destination(t, kernel, index):
+            points = nodes[index] if k else axis[index, None]
+            values = conditional_score(k, points[:, k:], points[:, :k], t)
+            drift = _score_values(values, index.shape[0], 1, "conditional_score")
+            return None, kernel.c_y * points[:, k] + kernel.c_s * drift[:, 0]
 
-    correct = variance_correction
-    prefix = _propagate(_start_mass(axes[:1], 1), axes, grids[0], scheme, first, correct)
-    stage = _propagate(_start_mass(axes[:1], n), axes, grids[1], scheme, second, correct)
-    prefix_density, stage_density = prefix[0] / dx, stage / dx
+        start = _start_mass(axes[:1], n if k else 1)
+        return _propagate(start, axes, grids[k], scheme, destination, variance_correction, prune)
+
+    (prefix, prefix_pruned), (stage_mass, stage_pruned) = stage(0), stage(1)
+    prefix_density, stage_density = prefix[0] / dx, stage_mass / dx
     density = prefix_density[:, None] * stage_density
     return GridLaw(
         axes,
         density,
         1.0 - float(density.sum()) * dx * dx,
         stage_density=stage_density,
-        stage_mass_lost=1.0 - stage.sum(dim=1),
+        stage_mass_lost=1.0 - stage_mass.sum(dim=1),
+        mass_pruned=float(prefix_pruned.sum() + prefix[0] @ stage_pruned),
     )
 
 

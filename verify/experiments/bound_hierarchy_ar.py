@@ -45,7 +45,6 @@ from verify.experiments.bound_hierarchy_ddpm import (
 from verify.metrics.gaussian import gaussian_expected_conditional_kl, gaussian_kl
 from verify.metrics.girsanov import girsanov_bound_ar
 from verify.metrics.path_kl import chain_path_kl_ar
-from verify.metrics.targets import stage_score
 from verify.records import check, metric
 from verify.samplers.perturb import Bias, RotationField
 
@@ -149,10 +148,8 @@ def grid_stage_gaps(target, score, grid, config: Config) -> dict:
     delta = float(grid[-1])
     laws = [grid_ar_sampler_law(score, grid, config.box, n, config.scheme) for n in config.grid_nodes]
     firsts = [
-        grid_sampler_law(
-            stage_score(score, 0, law.axes[0].new_zeros(n, 0)), grid, 1, config.box, n, config.scheme
-        )
-        for law, n in zip(laws, config.grid_nodes, strict=True)
+        grid_sampler_law(lambda x, t: score(0, x, x[:, :0], t), grid, 1, config.box, n, config.scheme)
+        for n in config.grid_nodes
     ]
     values = [_grid_stage_values(law, first, target, delta) for law, first in zip(laws, firsts, strict=True)]
     dxs = [law.dx for law in laws]
