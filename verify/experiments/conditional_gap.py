@@ -165,7 +165,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 metrics[f"{name}_{model}_{key}"] = seed_metric((r[key] for r in rows), unit, estimator)
             metrics[f"{name}_{model}_parameters"] = metric(rows[0]["parameters"], "count", "count_parameters")
             metrics[f"{name}_{model}_mass_lost"] = metric(
-                max(r["mass_lost"] for r in rows), "1", "grid mass that left the box or was pruned, worst seed"
+                max(r["mass_lost"] for r in rows), "1", "grid mass left the box or pruned, worst seed"
             )
             checks += grid_checks(f"{name} {model}", rows)
             for key in ("kl", "tv"):
