@@ -23,6 +23,7 @@ from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.experiments.trained_pair import (
     PairSpec,
     across_seeds,
+    check_grid_evaluation,
     check_model,
     grid_checks,
     grid_gaps,
@@ -58,12 +59,7 @@ class Config:
             raise ValueError(f"strength: must be in (0, 1), got {self.strength}")
         for name in ("seeds", "grid_steps", "nodes"):
             check_positive_int(name, getattr(self, name))
-        if not isinstance(self.spec, PairSpec):
-            raise ValueError(f"spec: must be a PairSpec, got {type(self.spec).__name__}")
-        if not self.box >= 6.5:
-            raise ValueError(f"box: must be >= 6.5 to hold the start law N(0, I), got {self.box}")
-        if not 0 < self.coverage <= 1:
-            raise ValueError(f"coverage: must be in (0, 1], got {self.coverage}")
+        check_grid_evaluation(self.spec, self.box, self.coverage)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,11 @@ import torch
 
 from synthetic import presets
 from verify import grids
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.experiments.trained_pair import (
     PairSpec,
     across_seeds,
+    check_grid_evaluation,
     check_model,
     grid_checks,
     grid_gaps,
@@ -47,11 +48,6 @@ from verify.records import check, metric
 NAME = "dependence_sweep"
 MODELS = ("ddpm", "ar")
 SCALARS = ("average_kl", "worst_kl", "joint_kl", "average_tv", "worst_tv", "sampler_mass", "target_mass")
-
-
-def _positive_ints(name: str, values) -> None:
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in values):
-        raise ValueError(f"{name}: must be a non-empty tuple of positive integers, got {values!r}")
 
 
 @dataclass(frozen=True)
@@ -79,20 +75,19 @@ class Config:
             raise ValueError(
                 f"strengths: must be a non-empty tuple of values in [0, 1), got {self.strengths}"
             )
-        _positive_ints("dims", self.dims)
+        if not self.dims:
+            raise ValueError("dims: must be a non-empty tuple of positive integers, got ()")
+        for p in self.dims:
+            check_positive_int("dims", p)
         if not (math.isfinite(self.embedded_strength) and 0 <= self.embedded_strength < 1):
             raise ValueError(f"embedded_strength: must be in [0, 1), got {self.embedded_strength}")
         if not (math.isfinite(self.noise) and self.noise > 0):
             raise ValueError(f"noise: must be a finite positive number, got {self.noise}")
-        _positive_ints("seeds, grid_steps, nodes", (self.seeds, self.grid_steps, self.nodes))
+        for name in ("seeds", "grid_steps", "nodes"):
+            check_positive_int(name, getattr(self, name))
         if isinstance(self.draws, bool) or not isinstance(self.draws, int) or self.draws < 2:
             raise ValueError(f"draws: must be an integer >= 2, got {self.draws!r}")
-        if not isinstance(self.spec, PairSpec):
-            raise ValueError(f"spec: must be a PairSpec, got {type(self.spec).__name__}")
-        if not self.box >= 6.5:
-            raise ValueError(f"box: must be >= 6.5 to hold the start law N(0, I), got {self.box}")
-        if not 0 < self.coverage <= 1:
-            raise ValueError(f"coverage: must be in (0, 1], got {self.coverage}")
+        check_grid_evaluation(self.spec, self.box, self.coverage)
 
 
 @dataclass(frozen=True)

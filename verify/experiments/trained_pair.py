@@ -65,6 +65,17 @@ class PairSpec:
             raise ValueError(f"delta: must satisfy 0 < delta < T ({self.T}), got {self.delta}")
 
 
+def check_grid_evaluation(spec, box: float, coverage: float) -> None:
+    """Config fields shared by the grid-evaluated experiments: the training spec, the grid box
+    (it must hold the start law N(0, I)) and the prefix coverage of the worst case."""
+    if not isinstance(spec, PairSpec):
+        raise ValueError(f"spec: must be a PairSpec, got {type(spec).__name__}")
+    if not box >= 6.5:
+        raise ValueError(f"box: must be >= 6.5 to hold the start law N(0, I), got {box}")
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage: must be in (0, 1], got {coverage}")
+
+
 def hidden_width(model: str, spec: PairSpec, dim: int, patch_sizes) -> int:
     """AR-DM: spec.ar_hidden; DDPM: the width matching AR-DM's parameter count on this data."""
     if check_model(model) == "ar":
