@@ -19,6 +19,7 @@ true prefixes) and DDPM's joint. AR-DM versus DDPM is measured and reported, nev
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -69,6 +70,7 @@ POSITIVE = (
     "sample_steps",
     "grid_nodes",
     "seeds",
+    "unet_levels",
 )
 
 
@@ -80,7 +82,7 @@ class Config:
     training, equal for all models of a form; sample_steps: N of the exponential-linear
     sampling grid on [delta, T];
     samples: generated draws per cell; grid_nodes: nodes per axis of the exact grid law;
-    seeds: independent repetitions."""
+    seeds: independent repetitions; unet_levels: resolution levels of the DDPM UNet."""
 
     tasks: tuple = ("sun-shadow", "two-squares")
     forms: tuple = FORMS
@@ -97,6 +99,7 @@ class Config:
     samples: int = 500
     grid_nodes: int = 256
     seeds: int = 1
+    unet_levels: int = 3
     T: float = 4.0
     delta: float = 1e-3
 
@@ -113,6 +116,10 @@ class Config:
             raise ValueError(f"samples: need at least 20 for the regression, got {self.samples}")
         if self.size < 16 or self.size % 4:
             raise ValueError(f"size: must be a multiple of 4 and >= 16, got {self.size}")
+        if self.unet_levels < 2 or self.size % 2 ** (self.unet_levels - 1):
+            raise ValueError(
+                f"unet_levels: need >= 2 with size a multiple of 2^(levels-1), got {self.unet_levels}"
+            )
         if not (self.lr > 0 and 0 < self.delta < self.T):
             raise ValueError(f"lr, delta: need lr > 0 and 0 < delta < T, got {self.lr}, {self.delta}")
 
@@ -192,10 +199,20 @@ def _network(model: str, form: str, data, config: Config, seed: int):
         net = build_model("mlp", data.dim, seed=seed, hidden=hidden)
         return net if form == "parametric" else CleanJoint(net)
     order = patch_order(data.size, data.num_patches)
-    base = min(range(2, 129, 2), key=lambda b: abs(count_parameters(UNetScore(data.size, base=b)) - target))
+    levels = config.unet_levels
+
+    def unet(base: int) -> UNetScore:
+        return UNetScore(data.size, base=base, order=order, levels=levels)
+
+    def excess(base: int) -> int:
+        return abs(count_parameters(unet(base)) - target)
+
+    # the count grows with base: bisect for the first base at or above the target
+    above = 1 + bisect.bisect_left(range(1, 129), target, key=lambda b: count_parameters(unet(b)))
+    base = min((max(above - 1, 1), min(above, 128)), key=excess)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return CleanJoint(UNetScore(data.size, base=base, order=order))
+        return CleanJoint(unet(base))
 
 
 def _generate(model: str, net, data, config: Config, generator, device):

@@ -2,9 +2,11 @@
 
 eps_hat(x, t) for x the vector of a (C, S, S) image whose entries are arranged by `order`
 (entry m of x is entry order[m] of image.reshape(-1); identity when None), so it trains and samples
-on the same vectors as the MLP and AR-DM models. Two resolutions: conv in, a residual block at
-S x S, a strided conv to S/2 with a residual block, a transposed conv back, a residual block on the
-skip concatenation, conv out. Each residual block adds a projection of the time embedding e(t).
+on the same vectors as the MLP and AR-DM models. L resolution levels S / 2^l with c_l = 2^l base
+channels (l = 0..L-1): conv in, a residual block at level 0; down the levels a strided conv and
+a residual block; back up a transposed conv, a residual block on the concatenation with the
+level's skip; conv out. Each residual block adds a projection of the time embedding e(t). The
+receptive field grows about 2^L-fold, while a level at S / 2^l costs 4^-l of the pixel work.
 """
 
 from __future__ import annotations
@@ -34,12 +36,20 @@ class ResBlock(nn.Module):
 class UNetScore(nn.Module):
     """eps_hat(x, t); forward(x (n, C S^2), t float or (n,)) -> (n, C S^2)."""
 
-    def __init__(self, size: int, channels: int = 3, base: int = 16, order=None, time_features: int = 32):
+    def __init__(
+        self,
+        size: int,
+        channels: int = 3,
+        base: int = 16,
+        order=None,
+        time_features: int = 32,
+        levels: int = 2,
+    ):
         super().__init__()
-        if size < 2 or size % 2 or channels < 1 or base < 1:
+        if levels < 2 or size < 2 ** (levels - 1) or size % 2 ** (levels - 1) or channels < 1 or base < 1:
             raise ValueError(
-                f"size, channels, base: need even size >= 2 and positive counts, got "
-                f"{size}, {channels}, {base}"
+                f"size, channels, base, levels: need levels >= 2, size a multiple of 2^(levels-1) and "
+                f"positive counts, got {size}, {channels}, {base}, {levels}"
             )
         self.size, self.channels = size, channels
         self.dim = channels * size * size
@@ -49,21 +59,27 @@ class UNetScore(nn.Module):
         self.register_buffer("order", order, persistent=False)
         self.register_buffer("inverse", torch.argsort(order), persistent=False)
         embedding = 4 * base
+        width = [base * 2**level for level in range(levels)]
         self.embed = SinusoidalTimeEmbedding(time_features)
         self.time = nn.Sequential(nn.Linear(time_features, embedding), nn.SiLU())
         self.inp = nn.Conv2d(channels, base, 3, padding=1)
         self.high = ResBlock(base, base, embedding)
-        self.down = nn.Conv2d(base, 2 * base, 3, stride=2, padding=1)
-        self.low = ResBlock(2 * base, 2 * base, embedding)
-        self.up = nn.ConvTranspose2d(2 * base, base, 4, stride=2, padding=1)
-        self.merge = ResBlock(2 * base, base, embedding)
+        pairs = list(zip(width[:-1], width[1:], strict=True))
+        self.downs = nn.ModuleList(nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in pairs)
+        self.lows = nn.ModuleList(ResBlock(b, b, embedding) for b in width[1:])
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(b, a, 4, stride=2, padding=1) for a, b in pairs)
+        self.merges = nn.ModuleList(ResBlock(2 * a, a, embedding) for a in width[:-1])
         self.out = nn.Conv2d(base, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
         n = x.shape[0]
         e = self.time(self.embed(time_tensor(t, n, x)))
         image = x[:, self.inverse].view(n, self.channels, self.size, self.size)
-        skip = self.high(self.inp(image), e)
-        low = self.low(self.down(skip), e)
-        eps = self.out(self.merge(torch.cat([self.up(low), skip], dim=1), e))
+        skips = [self.high(self.inp(image), e)]
+        for down, low in zip(self.downs, self.lows, strict=True):
+            skips.append(low(down(skips[-1]), e))
+        h = skips.pop()
+        for up, merge in zip(reversed(self.ups), reversed(self.merges), strict=True):
+            h = merge(torch.cat([up(h), skips.pop()], dim=1), e)
+        eps = self.out(h)
         return eps.reshape(n, self.dim)[:, self.order]
