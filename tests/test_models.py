@@ -175,3 +175,30 @@ def test_width_for_parameters_is_closest(name):
         for w in (width - step, width, width + step)
     }
     assert min(counts, key=lambda w: abs(counts[w] - target)) == width
+
+
+@pytest.mark.parametrize("levels", [2, 3])
+def test_unet_keeps_shapes_and_honours_the_entry_order(levels):
+    from verify.models.unet import UNetScore
+
+    torch.manual_seed(0)
+    size, channels = 8, 3
+    dim = channels * size * size
+    order = torch.randperm(dim)
+    plain = UNetScore(size, channels, base=4, levels=levels)
+    permuted = UNetScore(size, channels, base=4, levels=levels, order=order)
+    permuted.load_state_dict(plain.state_dict())
+    x = torch.randn(5, dim)
+    out = plain(x, 0.3)
+    assert out.shape == (5, dim)
+    # the same network on permuted vectors: eps_hat(x[order])  = eps_hat(x)[order]
+    torch.testing.assert_close(permuted(x[:, order], 0.3), out[:, order])
+
+
+def test_unet_rejects_a_size_its_levels_cannot_halve():
+    from verify.models.unet import UNetScore
+
+    with pytest.raises(ValueError, match="levels"):
+        UNetScore(6, levels=3)
+    with pytest.raises(ValueError, match="order"):
+        UNetScore(4, 1, order=[0, 0] + list(range(2, 16)))
