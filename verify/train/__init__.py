@@ -2,7 +2,7 @@
 
 from verify.train.checkpoint import load_checkpoint, save_checkpoint
 from verify.train.dsm import denoising_loss, draw_batch, noised, sample_times
-from verify.train.loop import StepInfo, TrainConfig, TrainResult, train
+from verify.train.loop import LR_SCHEDULES, StepInfo, TrainConfig, TrainResult, train
 from verify.train.score_error import (
     DSMIdentity,
     Estimate,
@@ -17,6 +17,7 @@ from verify.train.score_error import (
 __all__ = [
     "DSMIdentity",
     "Estimate",
+    "LR_SCHEDULES",
     "StepInfo",
     "TrainConfig",
     "TrainResult",

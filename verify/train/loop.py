@@ -7,6 +7,8 @@ two CPU runs are bit-identical, and a run resumed from a checkpoint (weights, EM
 loss history) ends with the same weights as an uninterrupted one.
 EMA: theta_ema <- r theta_ema + (1 - r) theta with r = min(ema_decay, (1 + i) / (10 + i)) at
 step i, so early averages are not dominated by the initial weights.
+Learning rate: eta_i = TrainConfig.learning_rate(i), a pure function of the step index, set on
+the optimizer before every step; a resumed run therefore follows the same schedule.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from verify.models import PatchScoreModel
 from verify.train.checkpoint import load_checkpoint, save_checkpoint
 from verify.train.dsm import denoising_loss, draw_batch
 
+LR_SCHEDULES = ("constant", "cosine")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """steps: Adam steps; batch: fresh samples per step; lr: Adam learning rate; ema_decay in
+    """steps: Adam steps; batch: fresh samples per step; lr: peak Adam learning rate; ema_decay in
     [0, 1); times log-uniform on [delta, T]; grad_clip: max gradient norm (None: no clipping);
-    checkpoint_every: steps between checkpoints (0: only at the end, when a folder is given)."""
+    checkpoint_every: steps between checkpoints (0: only at the end, when a folder is given);
+    lr_schedule in LR_SCHEDULES and warmup_steps < steps: see `learning_rate`."""
 
     steps: int = 2000
     batch: int = 256
@@ -44,18 +49,24 @@ class TrainConfig:
     grad_clip: float | None = 1.0
     checkpoint_every: int = 0
     device: str = "cpu"
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
 
     def __post_init__(self):
         for name in ("steps", "batch"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-        for name in ("seed", "checkpoint_every"):
+        for name in ("seed", "checkpoint_every", "warmup_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}: must be a non-negative integer, got {value!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr: must be a finite positive number, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule: must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.warmup_steps >= self.steps:
+            raise ValueError(f"warmup_steps: must be < steps ({self.steps}), got {self.warmup_steps}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay: must be in [0, 1), got {self.ema_decay}")
         if not (math.isfinite(self.T) and 0 < self.delta < self.T):
@@ -66,6 +77,17 @@ class TrainConfig:
             torch.device(self.device)
         except RuntimeError as err:
             raise ValueError(f"device: {err}") from None
+
+    def learning_rate(self, step: int) -> float:
+        """eta_i at 0-based step i, with w = warmup_steps and S = steps: linear warm-up
+        eta_i = lr (i + 1) / w for i < w, then lr ("constant") or
+        lr (1 + cos(pi (i - w) / (S - w))) / 2 ("cosine", from lr at i = w towards 0 at i = S)."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return self.lr
+        progress = (step - self.warmup_steps) / (self.steps - self.warmup_steps)
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class StepInfo(NamedTuple):
@@ -161,6 +183,8 @@ def train(model: nn.Module, distribution, config: TrainConfig, checkpoint_dir=No
             raise FloatingPointError(f"loss became non-finite ({loss.item()}) at step {i + 1}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate(i)
         if config.grad_clip is not None:
             norm = nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             if not torch.isfinite(norm):
