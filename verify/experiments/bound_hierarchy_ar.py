@@ -304,5 +304,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 12.0, "default": 120.0, "full": 600.0},
+    estimated_s={"quick": 4.0, "default": 16.0, "full": 600.0},
 )

@@ -462,5 +462,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 20.0, "default": 120.0, "full": 600.0},
+    estimated_s={"quick": 8.0, "default": 117.0, "full": 600.0},
 )

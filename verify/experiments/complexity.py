@@ -367,5 +367,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 4.0, "default": 15.0, "full": 40.0},
+    estimated_s={"quick": 3.0, "default": 4.0, "full": 40.0},
 )

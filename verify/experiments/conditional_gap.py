@@ -204,5 +204,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 12.0, "default": 150.0, "full": 600.0},
+    estimated_s={"quick": 4.0, "default": 61.0, "full": 600.0},
 )

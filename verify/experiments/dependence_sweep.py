@@ -282,5 +282,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 15.0, "default": 180.0, "full": 900.0},
+    estimated_s={"quick": 4.0, "default": 116.0, "full": 900.0},
 )

@@ -308,5 +308,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 8.0, "default": 45.0, "full": 240.0},
+    estimated_s={"quick": 2.0, "default": 24.0, "full": 240.0},
 )

@@ -367,5 +367,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 8.0, "default": 120.0, "full": 600.0},
+    estimated_s={"quick": 3.0, "default": 56.0, "full": 600.0},
 )

@@ -292,5 +292,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 10.0, "default": 150.0, "full": 600.0},
+    estimated_s={"quick": 2.0, "default": 64.0, "full": 600.0},
 )

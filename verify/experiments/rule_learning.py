@@ -433,5 +433,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 10.0, "default": 150.0, "full": 3600.0},
+    estimated_s={"quick": 4.0, "default": 119.0, "full": 3600.0},
 )

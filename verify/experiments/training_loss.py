@@ -211,5 +211,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 6.0, "default": 90.0, "full": 600.0},
+    estimated_s={"quick": 1.0, "default": 25.0, "full": 600.0},
 )
