@@ -9,6 +9,7 @@ import pytest
 
 import verify.experiments as experiments
 from verify import run_all, runner
+from verify.claims import claims_table
 from verify.executor import LocalExecutor
 from verify.experiments import Cell, Experiment, Outcome
 from verify.records import check, config_hash, metric, read_json, validate_record, write_json_atomic
@@ -158,3 +159,14 @@ def test_cli_dry_run_and_list(fake, tmp_path, capsys):
     assert run_all.main(["--dry-run", "--out", str(tmp_path), "--profile", "quick"]) == 0
     assert "1 of 1 experiments to run" in capsys.readouterr().out
     assert not (tmp_path / "fake.json").exists()
+
+
+def test_claims_table_escapes_pipes_inside_cells():
+    record = {
+        "experiment": "x",
+        "claim": "I(a; b | c) >= 0",
+        "summary": {"measured": "max |d| = 0", "bound": ""},
+        "checks": [check("c", 0.0, 1.0)],
+    }
+    row = claims_table([record], {}, {}).splitlines()[2]
+    assert row.count(" | ") == 5  # six columns: no pipe from the text splits a cell

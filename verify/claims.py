@@ -11,6 +11,11 @@ def holds_text(checks: list[dict]) -> str:
     return "yes" if failed == 0 else f"NO ({failed}/{len(checks)} failed)"
 
 
+def _cell(text) -> str:
+    """Table cell text: pipes escaped so that |x| or I(a; b | c) cannot split a column."""
+    return str(text).replace("|", "\\|")
+
+
 def claims_table(records: list[dict], failures: dict, manifest: dict) -> str:
     """Markdown table, one row per experiment (incomplete experiments say so)."""
     rows = ["| experiment | claim | measured | bound | holds | figure |", "|---|---|---|---|---|---|"]
@@ -19,10 +24,9 @@ def claims_table(records: list[dict], failures: dict, manifest: dict) -> str:
         name = record["experiment"]
         summary = record.get("summary", {})
         pngs = [f for f in figures.get(name, []) if f.endswith(".png")]
-        rows.append(
-            f"| {name} | {record['claim']} | {summary.get('measured', '')} | "
-            f"{summary.get('bound', '')} | {holds_text(record['checks'])} | {', '.join(pngs)} |"
-        )
+        cells = [name, record["claim"], summary.get("measured", ""), summary.get("bound", "")]
+        cells += [holds_text(record["checks"]), ", ".join(pngs)]
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     for name, errors in failures.items():
         rows.append(f"| {name} | | INCOMPLETE: {len(errors)} cell(s) failed | | | |")
     return "\n".join(rows)
