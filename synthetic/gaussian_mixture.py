@@ -190,7 +190,7 @@ class _RotatedBlock(_Block):
         if reg is not None:
             center = torch.addmm(center, prefix, reg)
         y = torch.addmm(center, x, scaled_rot).view(-1, *root.shape)
-        return -0.5 * (y.square().sum(-1) + log_det), (y, scaled_rot, root)
+        return -0.5 * (torch.einsum("nmd,nmd->nm", y, y) + log_det), (y, scaled_rot, root)
 
     @staticmethod
     def mean_gradient(w, state):
