@@ -180,3 +180,26 @@ def test_interrupt_keeps_finished_cells_and_resubmits_only_the_rest(registered, 
     assert failures == {} and len(executor.submitted) == 5
     reference, _ = _run(tmp_path / "local", LocalExecutor(1))
     assert [_without_elapsed(r) for r in records] == [_without_elapsed(r) for r in reference]
+
+
+def test_local_pool_reports_a_killed_worker_and_a_rerun_completes(registered, tmp_path, monkeypatch):
+    control = tmp_path / "control"
+    control.mkdir()
+    (control / "kill").write_text("2")  # the cell with seed 2 SIGKILLs its worker process once
+    monkeypatch.setenv(fake.CONTROL, str(control))
+    out = tmp_path / "out"
+    records, failures = _run(out, LocalExecutor(2))
+    on_disk = {name.split("-")[0] for name in _cells_on_disk(out)}
+    reported = {line.split()[1] for line in failures.get(fake.NAME, [])}
+    assert records == [] and "c2" in reported
+    assert on_disk | reported == {f"c{i}" for i in range(6)}  # every cell saved or reported, none lost
+    records, failures = _run(out, LocalExecutor(2))
+    assert failures == {} and len(records) == 1
+
+
+def test_an_older_record_is_not_reported_for_an_incomplete_run(registered, tmp_path):
+    records, _ = _run(tmp_path, LocalExecutor(1))
+    assert len(records) == 1
+    records, failures = _run(tmp_path, LocalExecutor(1), profile="default")  # cell c2 raises
+    assert records == [] and list(failures) == [fake.NAME]
+    assert "| yes |" not in runner.write_claims(tmp_path, records, failures)

@@ -259,3 +259,14 @@ def test_math_sanity_value_tight():
     initial, steps = joint_oracle(*f64([2.0], [[0.25]]), grid, "ei", bias=0.3)
     assert within(result.total, initial + sum(steps))
     assert all(within(est, exact) for est, exact in zip(result.steps, steps, strict=True))
+
+
+def test_ar_target_needs_one_delta_per_patch_and_a_valid_n():
+    from verify.metrics.targets import sample_ar_target
+
+    target = GaussianMixture([1.0], [[0.5, -1.0]], [[[1.0, 0.3], [0.3, 0.8]]], patch_sizes=(1, 1))
+    assert sample_ar_target(target, [0.01, 0.02], 5).shape == (5, 2)
+    with pytest.raises(ValueError, match="deltas"):
+        sample_ar_target(target, [0.01], 5)
+    with pytest.raises(ValueError, match="n"):
+        sample_ar_target(target, [0.01, 0.02], 0)

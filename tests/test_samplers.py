@@ -204,3 +204,11 @@ def test_exact_score_and_many_steps_reach_the_target(ar, n, N):
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("t_from, t_to", [(1.0, -0.5), (float("nan"), 0.1), (float("inf"), 0.0), (0.5, 0.5)])
+def test_step_kernel_rejects_impossible_times(t_from, t_to):
+    from verify.samplers.kernels import step_kernel
+
+    with pytest.raises(ValueError, match="t_"):
+        step_kernel("ancestral", t_from, t_to)

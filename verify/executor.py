@@ -54,7 +54,11 @@ class LocalExecutor:
             futures = {pool.submit(execute, cell, device): cell for cell in cells}
             try:
                 for future in as_completed(futures):
-                    yield futures[future], future.result()
+                    try:
+                        outcome = future.result()
+                    except Exception:  # the worker died (BrokenProcessPool) or its result did not pickle
+                        outcome = {"ok": False, "error": traceback.format_exc(), "elapsed_s": 0.0}
+                    yield futures[future], outcome
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

@@ -99,20 +99,25 @@ def versions(device: str) -> dict:
     }
 
 
-def write_json_atomic(path: Path, payload) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over `path`."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file in the same folder, fsync, then rename over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(to_jsonable(payload), handle, indent=1, sort_keys=False)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    """`payload` as JSON, written atomically (a failed serialisation leaves `path` untouched)."""
+    write_text_atomic(path, json.dumps(to_jsonable(payload), indent=1))
 
 
 def read_json(path: Path):

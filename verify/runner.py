@@ -24,6 +24,7 @@ from verify.records import (
     validate_record,
     versions,
     write_json_atomic,
+    write_text_atomic,
 )
 
 
@@ -132,7 +133,11 @@ def run(
             if len(results[name]) == len(cells[name]) and name not in failures:
                 finish(name)
     records = [read_json(out / f"{item.experiment.name}.json") for item in items]
-    return [r for r in records if r], failures
+    # only this run's records: an older record of a now incomplete experiment is not reported
+    current = [
+        r for r, item in zip(records, items, strict=True) if r and r.get("config_hash") == item.config_hash
+    ]
+    return current, failures
 
 
 def _record(item: Planned, cell_payloads: list[dict], profile: str, seed: int, device: str) -> dict:
@@ -175,5 +180,5 @@ def _update_manifest(out: Path, record: dict, figures: list[str]) -> None:
 def write_claims(out: Path, records: list[dict], failures: dict) -> str:
     """Render the claims table, save it as DIR/claims.md and return it."""
     table = claims_table(records, failures, read_json(Path(out) / "manifest.json") or {})
-    (Path(out) / "claims.md").write_text(table + "\n")
+    write_text_atomic(Path(out) / "claims.md", table + "\n")
     return table

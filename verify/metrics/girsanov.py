@@ -43,6 +43,7 @@ from typing import NamedTuple
 import torch
 
 from synthetic.ou import ou_scale, ou_variance
+from synthetic.random import standard_normal
 from synthetic.validation import check_count
 from verify.grids import validate, validate_stages
 from verify.metrics.init_kl import log_ratio_to_gamma, noised
@@ -139,7 +140,7 @@ def _terms(view: TargetView, score, grid, scheme: str, sub_steps: int, generator
     x0 = view.sample(0.0, generator)
 
     def normal():
-        return torch.randn(x0.shape, dtype=x0.dtype, device=x0.device, generator=generator)
+        return standard_normal(x0.shape, generator, x0.device, x0.dtype)
 
     initial = log_ratio_to_gamma(view, noised(x0, normal(), times[0]), times[0])
     columns = {name: [] for name in _Terms._fields[1:]}

@@ -16,6 +16,7 @@ import torch
 
 from synthetic.base import Distribution
 from synthetic.ou import ou_scale, ou_variance
+from synthetic.random import standard_normal
 from synthetic.validation import check_time
 from verify.metrics.montecarlo import Estimate, check_draws, mean_and_stderr
 from verify.metrics.targets import TargetView, check_target, joint_view, log_normal
@@ -53,7 +54,7 @@ def init_kl(target: Distribution, T: float, n: int, generator=None) -> InitKL:
     n = check_draws(n)
     view = joint_view(target, n)
     x0 = view.sample(0.0, generator)
-    z = torch.randn(x0.shape, dtype=x0.dtype, device=x0.device, generator=generator)
+    z = standard_normal(x0.shape, generator, x0.device, x0.dtype)
     kl_0 = mean_and_stderr(log_ratio_to_gamma(view, x0, 0.0))
     m2 = mean_and_stderr((x0**2).sum(1))
     decay = math.exp(-2.0 * T)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from synthetic.ou import ou_variance
+from synthetic.random import standard_normal
 from verify.grids import validate, validate_stages
 from verify.metrics.montecarlo import Estimate, check_draws, mean_and_stderr
 from verify.metrics.targets import TargetView, ar_stages, check_target, joint_view, log_normal
@@ -80,7 +81,7 @@ def _log_ratios(view: TargetView, score, grid, kernels, generator):
     steps = []
     for j in reversed(range(len(kernels))):
         h = times[j] - times[j + 1]
-        z = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+        z = standard_normal(x.shape, generator, x.device, x.dtype)
         x_up = math.exp(-h) * x + math.sqrt(ou_variance(h)) * z
         log_q_up = view.log_prob(x_up, times[j])
         s = score(x_up, times[j]).detach()

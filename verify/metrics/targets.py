@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 
 from synthetic.base import Distribution
-from synthetic.validation import DTYPE
+from synthetic.validation import DTYPE, check_count
 
 __all__ = [
     "TargetView",
@@ -76,6 +76,9 @@ def stage_score(conditional_score, k: int, prefix: torch.Tensor):
 
 def sample_ar_target(target: Distribution, deltas, n: int, generator=None) -> torch.Tensor:
     """n draws (n, d) of p_AR: x^k ~ q^k_{delta_k}(. | x^{<k}) for k = 0..K-1 in order."""
+    n, deltas = check_count("n", n), list(deltas)
+    if len(deltas) != target.num_patches:
+        raise ValueError(f"deltas: need one per patch ({target.num_patches}), got {len(deltas)}")
     x = torch.zeros(n, 0, dtype=DTYPE, device=_device(target))
     for k, delta in enumerate(deltas):
         x = torch.cat([x, target.conditional_sample(k, x, float(delta), generator)], dim=1)

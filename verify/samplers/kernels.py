@@ -39,6 +39,8 @@ def check_scheme(scheme: str) -> str:
 
 def step_kernel(scheme: str, t_from: float, t_to: float) -> StepKernel:
     """Coefficients of the reverse step t_from -> t_to (t_from > t_to >= 0)."""
+    if not (math.isfinite(t_from) and math.isfinite(t_to) and t_to >= 0):
+        raise ValueError(f"t_from, t_to: must be finite times >= 0, got {t_from}, {t_to}")
     h = t_from - t_to
     if not h > 0:
         raise ValueError(f"t_to: must be below t_from ({t_from}), got {t_to}")
