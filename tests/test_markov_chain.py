@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal, norm
 
@@ -242,3 +244,40 @@ def test_chunking_over_rows_changes_nothing(chain, points, monkeypatch):
     monkeypatch.setattr("synthetic.chunking.CHUNK_ELEMENTS", 200)  # 3 rows per chunk
     for a, b in zip(whole, evaluate(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-13, rtol=0)
+
+
+@st.composite
+def chains(draw):
+    """Random valid chains: S states, K patches of dimension p, unequal rows, off-centre means,
+    anisotropic SPD emission covariances, some zero transitions."""
+    S, K, p = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    seed = draw(st.integers(0, 2**31 - 1))
+    g = torch.Generator().manual_seed(seed)
+    initial = torch.rand(S, generator=g, dtype=torch.float64) + 0.05
+    transition = torch.rand(S, S, generator=g, dtype=torch.float64) * (torch.rand(S, S, generator=g) > 0.3)
+    transition = transition + torch.eye(S, dtype=torch.float64) * 0.1
+    means = 1.0 + 2.0 * torch.randn(S, p, generator=g, dtype=torch.float64)
+    roots = torch.randn(S, p, p, generator=g, dtype=torch.float64)
+    covariances = roots @ roots.transpose(1, 2) + 0.2 * torch.eye(p, dtype=torch.float64)
+    chain = MarkovChainMixture(
+        initial / initial.sum(), transition / transition.sum(1, keepdim=True), means, covariances, K
+    )
+    return chain, seed
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=chains(), t=st.floats(0.0, 2.0))
+def test_random_chains_match_their_enumeration(case, t):
+    chain, seed = case
+    mixture = chain.to_mixture()
+    x = chain.sample(16, t, generator=torch.Generator().manual_seed(seed))
+    torch.testing.assert_close(chain.log_prob(x, t), mixture.log_prob(x, t), rtol=0, atol=1e-10)
+    torch.testing.assert_close(chain.score(x, t), mixture.score(x, t), rtol=0, atol=1e-10)
+    k = chain.num_patches - 1
+    block, prefix = x[:, chain.patch_slice(k)], x[:, : chain.patch_bounds[k]]
+    torch.testing.assert_close(
+        chain.conditional_log_prob(k, block, prefix, t),
+        mixture.conditional_log_prob(k, block, prefix, t),
+        rtol=0,
+        atol=1e-10,
+    )
