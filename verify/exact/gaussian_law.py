@@ -49,11 +49,6 @@ class GaussianARLaw(NamedTuple):
     stages: tuple[StageLaw, ...]
 
 
-# verify/exact/grid_law.py still imports these two names; they are verify.grids' validators.
-check_grid = validate
-check_stage_grids = validate_stages
-
-
 def _coefficient(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
     value = as_tensor(name, value)
     if tuple(value.shape) != shape:

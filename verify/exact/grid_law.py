@@ -43,7 +43,7 @@ from typing import NamedTuple
 import torch
 
 from synthetic.validation import DTYPE, check_count
-from verify.exact.gaussian_law import check_grid, check_stage_grids
+from verify.grids import validate, validate_stages
 from verify.samplers.kernels import check_scheme, step_kernel
 
 START_TAIL = 1e-10  # largest N(0, 1) mass allowed outside the box on each side of each axis
@@ -273,7 +273,7 @@ def _check_common(scheme, grids, box, n, dim, device, prune, num_stages=None):
     check_scheme(scheme)
     if not 0.0 <= prune < 1.0:
         raise ValueError(f"prune: must be a mass threshold in [0, 1), got {prune}")
-    grids = check_grid(grids) if num_stages is None else check_stage_grids(grids, num_stages)
+    grids = validate(grids) if num_stages is None else validate_stages(grids, num_stages)
     return grids, _box(box, n, dim, device)
 
 

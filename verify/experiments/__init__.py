@@ -79,6 +79,14 @@ def check_positive_int(name: str, value) -> int:
     return value
 
 
+def check_positive_ints(name: str, values) -> tuple[int, ...]:
+    """A config field that must be a non-empty tuple of positive ints: ValueError naming it otherwise."""
+    values = tuple(values)
+    if not values or any(isinstance(v, bool) or int(v) != v or v < 1 for v in values):
+        raise ValueError(f"{name}: must be a non-empty tuple of positive integers, got {values!r}")
+    return tuple(int(v) for v in values)
+
+
 def available() -> list[str]:
     """Names of the experiments whose module exists, in claims order."""
     return [name for name in MODULES if importlib.util.find_spec(f"verify.experiments.{name}")]

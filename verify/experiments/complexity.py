@@ -42,7 +42,7 @@ from verify.exact.gaussian_law import (
     gaussian_ar_target,
     gaussian_sampler_law,
 )
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_ints
 from verify.grids import exponential_linear
 from verify.metrics.gaussian import gaussian_expected_conditional_kl, gaussian_kl
 from verify.records import check, metric
@@ -138,13 +138,6 @@ class Problem:
 # ----- config, cells ---------------------------------------------------------------------------
 
 
-def _positive_ints(name: str, values) -> tuple[int, ...]:
-    values = tuple(values)
-    if not values or any(isinstance(v, bool) or int(v) != v or v < 1 for v in values):
-        raise ValueError(f"{name}: must be a non-empty tuple of positive integers, got {values!r}")
-    return tuple(int(v) for v in values)
-
-
 @dataclass(frozen=True)
 class Config:
     """Base point (patches K0, patch_dim p0, eps0) and three sweeps through it: eps (at K0, p0),
@@ -161,17 +154,17 @@ class Config:
     max_steps: int = 2**17
 
     def __post_init__(self):
-        _positive_ints("patches", (self.patches,))
-        _positive_ints("patch_dim", (self.patch_dim,))
-        _positive_ints("patch_dims", self.patch_dims)
-        _positive_ints("max_steps", (self.max_steps,))
+        check_positive_ints("patches", (self.patches,))
+        check_positive_ints("patch_dim", (self.patch_dim,))
+        check_positive_ints("patch_dims", self.patch_dims)
+        check_positive_ints("max_steps", (self.max_steps,))
         for name, value in (("eps", self.eps), *(("eps_values", e) for e in self.eps_values)):
             if not (math.isfinite(value) and 0 < value < 1):
                 raise ValueError(f"{name}: must lie in (0, 1), got {value!r}")
         if len(self.eps_values) < 2:
             raise ValueError("eps_values: need at least two values to fit a slope")
         dim = self.patches * self.patch_dim
-        if any(dim % K for K in _positive_ints("patch_counts", self.patch_counts)):
+        if any(dim % K for K in check_positive_ints("patch_counts", self.patch_counts)):
             raise ValueError(f"patch_counts: every K must divide d = patches * patch_dim = {dim}")
         if not 0 <= self.rho < 1:
             raise ValueError(f"rho: must lie in [0, 1), got {self.rho!r}")

@@ -28,7 +28,7 @@ import torch
 
 from synthetic import presets
 from verify import grids
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int, check_positive_ints
 from verify.experiments.trained_pair import (
     PairSpec,
     across_seeds,
@@ -75,10 +75,7 @@ class Config:
             raise ValueError(
                 f"strengths: must be a non-empty tuple of values in [0, 1), got {self.strengths}"
             )
-        if not self.dims:
-            raise ValueError("dims: must be a non-empty tuple of positive integers, got ()")
-        for p in self.dims:
-            check_positive_int("dims", p)
+        check_positive_ints("dims", self.dims)
         if not (math.isfinite(self.embedded_strength) and 0 <= self.embedded_strength < 1):
             raise ValueError(f"embedded_strength: must be in [0, 1), got {self.embedded_strength}")
         if not (math.isfinite(self.noise) and self.noise > 0):

@@ -36,7 +36,7 @@ from synthetic.rules import (
 )
 from verify import grids
 from verify.exact import conditional_divergences, grid_ar_sampler_law, grid_sampler_law
-from verify.experiments import Cell, Experiment, Outcome
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
 from verify.models.unet import UNetScore
 from verify.records import check, metric
@@ -109,9 +109,7 @@ class Config:
             if not values or any(v not in allowed for v in values):
                 raise ValueError(f"{name}: must be a non-empty subset of {allowed}, got {values}")
         for name in POSITIVE:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if self.samples < 20:
             raise ValueError(f"samples: need at least 20 for the regression, got {self.samples}")
         if self.size < 16 or self.size % 4:
