@@ -2,6 +2,7 @@
 
 A record is plain JSON: experiment, claim, profile, config, config_hash, seeds, versions,
 metrics (value, unit, stderr or ci, estimator), checks (name, lhs, rhs, relation, holds, margin),
+verdicts (claim, endpoint, primary, estimate, interval, test, p, verdict: verify.verdicts),
 series (arrays the figure needs), summary (headline for the claims table), elapsed_s.
 """
 
@@ -26,6 +27,7 @@ RECORD_KEYS = (
     "versions",
     "metrics",
     "checks",
+    "verdicts",
     "series",
     "summary",
     "elapsed_s",

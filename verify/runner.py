@@ -154,6 +154,7 @@ def _record(item: Planned, cell_payloads: list[dict], profile: str, seed: int, d
         "versions": versions(device),
         "metrics": outcome.metrics,
         "checks": outcome.checks,
+        "verdicts": outcome.verdicts,
         "series": outcome.series,
         "summary": outcome.summary,
         "elapsed_s": cell_seconds + time.perf_counter() - start,

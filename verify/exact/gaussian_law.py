@@ -23,7 +23,7 @@ from synthetic.ou import ou_scale, ou_variance
 from synthetic.validation import DTYPE, as_tensor, check_count, check_patch_sizes, check_time
 from verify.grids import validate, validate_stages
 from verify.metrics.gaussian import gaussian_conditional
-from verify.samplers.kernels import check_scheme, step_kernel
+from verify.samplers.kernels import check_scheme, kernel_steps
 
 
 class GaussianLaw(NamedTuple):
@@ -56,7 +56,7 @@ def _coefficient(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
     return value
 
 
-def _propagate(affine, grid, dim, prefix_dim, scheme):
+def _propagate(affine, grid, dim, prefix_dim, scheme, denoise=False):
     """Run the mean/covariance recursion of one (stage of a) sampler.
 
     affine(t) -> (A, B, c) with s(y, t) = A y + B a + c; returns (P, q, S) such that the output
@@ -66,9 +66,7 @@ def _propagate(affine, grid, dim, prefix_dim, scheme):
     gain = torch.zeros(dim, prefix_dim, dtype=DTYPE)
     mean = torch.zeros(dim, dtype=DTYPE)
     cov = eye.clone()
-    times = grid.tolist()
-    for t_from, t_to in zip(times[:-1], times[1:], strict=True):
-        kernel = step_kernel(scheme, t_from, t_to)
+    for t_from, _, kernel in kernel_steps(grid.tolist(), scheme, denoise):
         a, b, c = affine(t_from)
         a = _coefficient("affine_score A", a, (dim, dim))
         b = _coefficient("affine_score B", b, (dim, prefix_dim))
@@ -81,9 +79,12 @@ def _propagate(affine, grid, dim, prefix_dim, scheme):
     return gain, mean, cov
 
 
-def gaussian_sampler_law(affine_score, grid, dim: int, scheme: str = "ei") -> GaussianLaw:
+def gaussian_sampler_law(
+    affine_score, grid, dim: int, scheme: str = "ei", denoise: bool = False
+) -> GaussianLaw:
     """Exact output law N(mean, cov) of the sampler with score s(x, t) = x A^T + c, where
-    affine_score(t) -> (A (d, d), c (d,)), started at N(0, I) on `grid`."""
+    affine_score(t) -> (A (d, d), c (d,)), started at N(0, I) on `grid` (with `denoise`, after
+    the final Tweedie step)."""
     check_scheme(scheme)
     grid = validate(grid)
     dim = check_count("dim", dim)
@@ -92,18 +93,19 @@ def gaussian_sampler_law(affine_score, grid, dim: int, scheme: str = "ei") -> Ga
         a, c = affine_score(t)
         return a, torch.zeros(dim, 0, dtype=DTYPE), c
 
-    _, mean, cov = _propagate(affine, grid, dim, 0, scheme)
+    _, mean, cov = _propagate(affine, grid, dim, 0, scheme, denoise)
     return GaussianLaw(mean, cov)
 
 
 def gaussian_ar_sampler_law(
-    conditional_affine_score, patch_sizes, grids, scheme: str = "ei"
+    conditional_affine_score, patch_sizes, grids, scheme: str = "ei", denoise: bool = False
 ) -> GaussianARLaw:
     """Exact joint output law of the AR-DM sampler and its per-stage conditional laws.
 
     conditional_affine_score(k, t) -> (A (d_k, d_k), B (d_k, sum_{j<k} d_j), c (d_k,)) means the
     stage-k score is x_k A^T + prefix B^T + c; `grids` is one grid or one per stage. Stage k maps
     the prefix a to x^k ~ N(P_k a + q_k, S_k); stacking the stages gives the joint Gaussian.
+    With `denoise` every stage ends with its Tweedie step (verify.samplers.kernels).
     """
     check_scheme(scheme)
     sizes = check_patch_sizes(patch_sizes, sum(int(s) for s in patch_sizes))
@@ -111,7 +113,9 @@ def gaussian_ar_sampler_law(
     stages = []
     for k, (size, grid) in enumerate(zip(sizes, grids, strict=True)):
         prefix_dim = sum(sizes[:k])
-        stage = _propagate(lambda t, k=k: conditional_affine_score(k, t), grid, size, prefix_dim, scheme)
+        stage = _propagate(
+            lambda t, k=k: conditional_affine_score(k, t), grid, size, prefix_dim, scheme, denoise
+        )
         stages.append(StageLaw(*stage))
     return stack_stages(stages)
 

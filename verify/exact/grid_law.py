@@ -44,7 +44,7 @@ import torch
 
 from synthetic.validation import DTYPE, check_count
 from verify.grids import validate, validate_stages
-from verify.samplers.kernels import check_scheme, step_kernel
+from verify.samplers.kernels import check_scheme, kernel_steps
 
 START_TAIL = 1e-10  # largest N(0, 1) mass allowed outside the box on each side of each axis
 PRUNE = 1e-16  # default: a node holding less mass than this (of a law of mass 1) is dropped
@@ -239,7 +239,7 @@ def _diffuse(mass: torch.Tensor, tau: float, dims: int, spectra: dict) -> torch.
     return torch.fft.irfftn(spectrum, s=sizes, dim=axes)[:rows, :cols].clamp_min(0.0)
 
 
-def _propagate(mass, axes, grid, scheme, destination, variance_correction, prune):
+def _propagate(mass, axes, grid, scheme, destination, variance_correction, prune, denoise=False):
     """Apply every step of `grid` to the (rows, cols) masses. Only nodes holding at least
     `prune` move: destination(t, kernel, index) gives m_j per axis at the flat node indices
     `index` (None for an axis that does not move, the prefix); the mass of the other nodes is
@@ -247,14 +247,12 @@ def _propagate(mass, axes, grid, scheme, destination, variance_correction, prune
     lo, dx = float(axes[0][0]), float(axes[0][1] - axes[0][0])
     pruned = mass.new_zeros(mass.shape[0])
     spectra = {}
-    times = grid.tolist()
-    for t_from, t_to in zip(times[:-1], times[1:], strict=True):
+    for t_from, _, kernel in kernel_steps(grid.tolist(), scheme, denoise):
         keep = mass >= prune
         pruned += torch.where(keep, 0.0, mass).sum(dim=1)
         index = keep.reshape(-1).nonzero().squeeze(1)
         if index.numel() == 0:  # everything dropped: nothing left to move
             return torch.zeros_like(mass), pruned
-        kernel = step_kernel(scheme, t_from, t_to)
         moved = destination(t_from, kernel, index)
         cells = tuple(None if m is None else (m - lo) / dx for m in moved)
         mass = _deposit(mass.reshape(-1)[index], index, cells, mass.shape)
@@ -287,10 +285,12 @@ def grid_sampler_law(
     variance_correction: bool = True,
     device=None,
     prune: float = PRUNE,
+    denoise: bool = False,
 ) -> GridLaw:
     """Output density of the DDPM-type sampler with `score(x, t) -> (m, d)` in d = 1 or 2,
     started at N(0, I) on `grid`, on n nodes per axis of the box [-box, box]^d (or
-    [box[0], box[1]]^d). Nodes holding less than `prune` mass are dropped (`mass_pruned`)."""
+    [box[0], box[1]]^d). Nodes holding less than `prune` mass are dropped (`mass_pruned`).
+    With `denoise`, the law after the final Tweedie step (a deposit without diffusion)."""
     dim = check_count("dim", dim)
     grid, axes = _check_common(scheme, grid, box, n, dim, device, prune)
     nodes = _nodes(axes)
@@ -303,7 +303,7 @@ def grid_sampler_law(
         return (None, columns[0]) if dim == 1 else tuple(columns)
 
     start = _start_mass(axes, 1)
-    mass, pruned = _propagate(start, axes, grid, scheme, destination, variance_correction, prune)
+    mass, pruned = _propagate(start, axes, grid, scheme, destination, variance_correction, prune, denoise)
     density = mass.reshape((n,) * dim) / (axes[0][1] - axes[0][0]) ** dim
     return GridLaw(axes, density, 1.0 - float(mass.sum()), mass_pruned=float(pruned.sum()))
 
@@ -317,13 +317,15 @@ def grid_ar_sampler_law(
     variance_correction: bool = True,
     device=None,
     prune: float = PRUNE,
+    denoise: bool = False,
 ) -> GridLaw:
     """Output density of the AR-DM sampler with K = 2 one-dimensional patches.
 
     conditional_score(k, x_k, prefix, t) -> (m, 1); stage 1 (k = 0, empty prefix) is a 1-D
     propagation, stage 2 (k = 1) propagates one 1-D density per prefix grid value x1 at once, and
     the joint density is p^(x1) p^(x2 | x1). `grids`: one grid, or one per stage. Nodes holding
-    less than `prune` mass of their 1-D law are dropped.
+    less than `prune` mass of their 1-D law are dropped. With `denoise`, each stage ends with its
+    Tweedie step, and stage 2 is conditioned on the denoised prefix (as `sample_ar` does).
     """
     grids, axes = _check_common(scheme, grids, box, n, 2, device, prune, num_stages=2)
     axis = axes[0]
@@ -338,7 +340,7 @@ def grid_ar_sampler_law(
             return None, kernel.c_y * points[:, k] + kernel.c_s * drift[:, 0]
 
         start = _start_mass(axes[:1], n if k else 1)
-        return _propagate(start, axes, grids[k], scheme, destination, variance_correction, prune)
+        return _propagate(start, axes, grids[k], scheme, destination, variance_correction, prune, denoise)
 
     (prefix, prefix_pruned), (stage_mass, stage_pruned) = stage(0), stage(1)
     prefix_density, stage_density = prefix[0] / dx, stage_mass / dx

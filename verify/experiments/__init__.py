@@ -48,12 +48,14 @@ class Cell:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What `aggregate` returns: the record's computed parts."""
+    """What `aggregate` returns: the record's computed parts. `verdicts` come from
+    `verify.verdicts.decide` for every model comparison (empty for an experiment that compares none)."""
 
     metrics: dict
     checks: list
     series: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)  # {"measured": str, "bound": str}
+    verdicts: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

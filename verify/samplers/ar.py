@@ -1,7 +1,9 @@
 """AR-DM sampling: patches k = 0..K-1 in order; stage k runs the DDPM stepping loop
 (verify.samplers.ddpm.run_chain) on patch k alone, from y ~ N(0, I_{d_k}) at its grid's T, with
 the conditional score s(k, x^k, x^{<k}, t) and the prefix x^{<k} already generated (clean).
-Stage k costs N_k = len(grids[k]) - 1 score evaluations; the total NFE is sum_k N_k.
+Stage k costs N_k = len(grids[k]) - 1 score evaluations; the total NFE is sum_k N_k. With
+`denoise`, each stage ends with the Tweedie step E[x^k_0 | x^k_delta] (one more evaluation per
+stage), so later stages are conditioned on denoised prefixes, as they were trained (clean prefixes).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def sample_ar(
     callback: Callable[[StepRecord], None] | None = None,
     device: str | torch.device = "cpu",
     return_info: bool = False,
+    denoise: bool = False,
 ):
     """n samples (n, d), d = sum(patch_sizes), generated patch by patch; `grids` is one grid for
     every stage or a list of K grids. With return_info, also
@@ -59,9 +62,11 @@ def sample_ar(
             return score(k, x, prefix, t)
 
         y = standard_normal((n, size), generator, device)
-        patches.append(run_chain(stage_score, grid, y, scheme, generator, callback, stage=k))
+        patches.append(
+            run_chain(stage_score, grid, y, scheme, generator, callback, stage=k, denoise=bool(denoise))
+        )
     x = torch.cat(patches, dim=1)
     if not return_info:
         return x
-    nfe = [len(g) - 1 for g in grids]
+    nfe = [len(g) - 1 + (bool(denoise) and float(g[-1]) > 0) for g in grids]
     return x, {"nfe_per_stage": nfe, "nfe_total": sum(nfe)}

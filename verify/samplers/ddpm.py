@@ -1,7 +1,10 @@
 """The reverse-time sampler on R^d: start at y ~ N(0, I) = gamma_d at t_0 = T, then for each step
 j = 0..N-1 of the grid apply the Gaussian kernel of `step_kernel(scheme, t_j, t_{j+1})`:
 
-    y <- c_y y + c_s s(y, t_j) + sqrt(v) xi,   xi ~ N(0, I)   (MATH.md section 2).
+    y <- c_y y + c_s s(y, t_j) + sqrt(v) xi,   xi ~ N(0, I)   (MATH.md section 2),
+
+optionally followed by the Tweedie denoising step at delta (`denoise=True`, one more score
+evaluation), which returns E[x_0 | x_delta] under the score instead of the early-stopped x_delta.
 
 `run_chain` is the one stepping loop; AR-DM (verify.samplers.ar) runs it once per patch.
 """
@@ -17,7 +20,7 @@ import torch
 from synthetic.random import standard_normal
 from synthetic.validation import check_count
 from verify.grids import validate
-from verify.samplers.kernels import check_scheme, step_kernel
+from verify.samplers.kernels import check_scheme, kernel_steps
 
 __all__ = ["StepRecord", "run_chain", "sample"]
 
@@ -51,17 +54,20 @@ def run_chain(
     callback: Callable[[StepRecord], None] | None = None,
     stage: int = 0,
     trajectory: list[torch.Tensor] | None = None,
+    denoise: bool = False,
 ) -> torch.Tensor:
-    """Run the N steps of `grid` from y (the state at t_0) and return the state at t_N.
+    """Run the N steps of `grid` from y (the state at t_0) and return the state at t_N (with
+    `denoise`, its Tweedie denoising E[x_0 | x_{t_N}]).
 
     Inputs are assumed validated. States after each step are appended to `trajectory` if given.
     """
-    times = grid.tolist()
-    for j, (t_from, t_to) in enumerate(zip(times[:-1], times[1:], strict=True)):
-        kernel = step_kernel(scheme, t_from, t_to)
+    for j, (t_from, t_to, kernel) in enumerate(kernel_steps(grid.tolist(), scheme, denoise)):
         s = score(y, t_from)
-        if s.shape != y.shape:
-            raise ValueError(f"score: returned shape {tuple(s.shape)}, expected {tuple(y.shape)}")
+        if not isinstance(s, torch.Tensor) or s.shape != y.shape:
+            shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+            raise ValueError(f"score: returned {shape}, expected a tensor of shape {tuple(y.shape)}")
+        if not torch.isfinite(s).all():
+            raise ValueError(f"score: returned non-finite values (NaN or inf) at t = {t_from:.6g}")
         if callback is not None:
             callback(StepRecord(stage, j, t_from, t_to, y, s))
         y_next = kernel.c_y * y + kernel.c_s * s.to(y.dtype)
@@ -84,10 +90,12 @@ def sample(
     callback: Callable[[StepRecord], None] | None = None,
     return_trajectory: bool = False,
     device: str | torch.device = "cpu",
+    denoise: bool = False,
 ):
     """n samples (n, dim) of the reverse chain with score(x, t) -> (n, dim); with
-    return_trajectory, also the states at every grid time, (N + 1, n, dim), T first.
-    The number of score evaluations (NFE) is N = len(grid) - 1."""
+    return_trajectory, also the states at every step, (N + 1, n, dim), T first (N + 2 with
+    `denoise`). The number of score evaluations (NFE) is N = len(grid) - 1, plus one with
+    `denoise` (the Tweedie step E[x_0 | x_delta])."""
     check_callable("score", score)
     grid = validate(grid)
     n, dim = check_count("n", n), check_count("dim", dim)
@@ -95,5 +103,5 @@ def sample(
     check_callable("callback", callback, optional=True)
     y = standard_normal((n, dim), generator, device)
     trajectory = [y] if return_trajectory else None
-    y = run_chain(score, grid, y, scheme, generator, callback, trajectory=trajectory)
+    y = run_chain(score, grid, y, scheme, generator, callback, trajectory=trajectory, denoise=bool(denoise))
     return (y, torch.stack(trajectory)) if return_trajectory else y

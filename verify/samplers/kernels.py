@@ -11,8 +11,13 @@ Going from forward time t_j down to t_{j+1} (step h = t_j - t_{j+1}) with a scor
   where beta_tilde = (1 - alpha_bar_{j+1}) / (1 - alpha_bar_j) beta (the posterior variance).
 - "ode" probability-flow ODE, exponential integrator: c_y = e^h, c_s = e^h - 1, v = 0.
 
-Samplers (verify.samplers) and the exact-law recursions (verify.exact) both read these
-coefficients, so the two can never disagree.
+The optional final denoising step (Tweedie) is a deterministic kernel of the same form at t = delta:
+
+    E[x_0 | x_delta] = e^delta (y + (1 - e^{-2 delta}) grad log q_delta(y)):
+    c_y = e^delta, c_s = 2 sinh delta, v = 0.
+
+Samplers (verify.samplers) and the exact-law recursions (verify.exact) all read `kernel_steps`,
+so they can never disagree.
 """
 
 from __future__ import annotations
@@ -56,3 +61,20 @@ def step_kernel(scheme: str, t_from: float, t_to: float) -> StepKernel:
         return StepKernel(math.exp(h), math.expm1(h), 0.0)
     check_scheme(scheme)
     raise AssertionError("unreachable")
+
+
+def denoise_kernel(t: float) -> StepKernel:
+    """Tweedie's formula E[x_0 | x_t = y] = e^t (y + (1 - e^{-2t}) s(y, t)) as a kernel with v = 0."""
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"t: the denoising time must be finite and > 0, got {t}")
+    return StepKernel(math.exp(t), 2.0 * math.sinh(t), 0.0)
+
+
+def kernel_steps(times, scheme: str, denoise: bool = False) -> list[tuple[float, float, StepKernel]]:
+    """(t_from, t_to, kernel) for each step of the grid `times` (T first, delta last), followed,
+    when `denoise` and delta > 0, by the Tweedie step (delta, 0, denoise_kernel(delta))."""
+    times = [float(t) for t in times]
+    steps = [(a, b, step_kernel(scheme, a, b)) for a, b in zip(times[:-1], times[1:], strict=True)]
+    if denoise and times[-1] > 0:
+        steps.append((times[-1], 0.0, denoise_kernel(times[-1])))
+    return steps

@@ -1,0 +1,196 @@
+"""Verdicts on model comparisons from paired seeds (MATH.md section 4, "Statistics of a model
+comparison").
+
+Each comparison pairs the two models by training seed: d_i = f(DDPM_i) - f(AR_i) for i = 1..n
+(f = identity, or f = log for multiplicative effects, then d_i is a log ratio). The estimate is
+mean(d) with a Student-t interval; p-values are exact sign-flip permutation p-values (all 2^n
+sign patterns up to n = 16, a seeded random subset of 2^16 beyond). A declared margin m > 0 (the
+smallest effect of interest, in the units of d) turns the tests into decisions:
+
+- superiority ("the DDPM-minus-AR-DM difference is positive"): supported when H0: mu <= 0 is
+  rejected; contradicted when H0: mu >= m is rejected (the effect is shown to be below the
+  margin, or negative) and superiority is not; unresolved otherwise.
+- equivalence ("no better", |mu| < m): two one-sided tests (TOST), supported when both
+  H0: mu <= -m and H0: mu >= m are rejected; contradicted when the effect is shown to lie outside
+  the margin (H0: mu <= m or H0: mu >= -m rejected); unresolved otherwise.
+
+The primary endpoints of one claim form a family: Holm's step-down correction is applied to each
+kind of test across them (`decide`); secondary endpoints carry unadjusted p-values. An unresolved
+verdict states its power: the probability that a one-sided paired t-test at level alpha on n
+pairs with the observed standard deviation detects an effect of size m.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+VERDICTS = ("supported", "contradicted", "unresolved")
+KINDS = ("superiority", "equivalence")
+SCALES = ("linear", "log")
+EXACT_UP_TO = 16  # all 2^n sign patterns up to this n
+RANDOM_PATTERNS = 1 << 16
+
+
+def _signs(n: int) -> np.ndarray:
+    """Sign patterns for the permutation test: all 2^n, or a fixed random subset with the
+    identity first (so the observed statistic is always among them)."""
+    if n <= EXACT_UP_TO:
+        return np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+    rng = np.random.default_rng(20250430)
+    draws = rng.choice((1.0, -1.0), size=(RANDOM_PATTERNS - 1, n))
+    return np.vstack([np.ones((1, n)), draws])
+
+
+def sign_flip_p(differences, shift: float = 0.0, alternative: str = "greater") -> float:
+    """Permutation p-value of H0: the d_i - shift are symmetric about 0, against mean > 0
+    ("greater"), mean < 0 ("less") or mean != 0 ("two-sided"); exact for n <= 16."""
+    d = np.asarray(differences, dtype=float) - shift
+    if alternative not in ("greater", "less", "two-sided"):
+        raise ValueError(f"alternative: must be greater, less or two-sided, got {alternative!r}")
+    means = _signs(d.size) @ d / d.size
+    observed = d.mean()
+    tol = 1e-12 * max(1.0, float(np.abs(d).max(initial=0.0)))
+    if alternative == "greater":
+        return float(np.mean(means >= observed - tol))
+    if alternative == "less":
+        return float(np.mean(means <= observed + tol))
+    return float(np.mean(np.abs(means) >= abs(observed) - tol))
+
+
+def t_interval(differences, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, standard error, half-width of the two-sided Student-t interval at `level`)."""
+    d = np.asarray(differences, dtype=float)
+    se = float(d.std(ddof=1) / math.sqrt(d.size))
+    return float(d.mean()), se, float(stats.t.ppf(0.5 + level / 2, d.size - 1)) * se
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjusted p-values: p_(i) * (m - i + 1), running maximum, capped at 1."""
+    p = [float(v) for v in pvalues]
+    order = sorted(range(len(p)), key=p.__getitem__)
+    adjusted, running = [0.0] * len(p), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def power(n: int, sd: float, effect: float, alpha: float = 0.05) -> float:
+    """Power of the one-sided paired t-test at level alpha, n pairs, to detect `effect` at
+    standard deviation `sd` (noncentral t)."""
+    if n < 2 or not sd > 0:
+        return 1.0 if n >= 2 else 0.0
+    critical = stats.t.ppf(1 - alpha, n - 1)
+    return float(stats.nct.sf(critical, n - 1, abs(effect) * math.sqrt(n) / sd))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One pre-declared comparison. `differences`: paired d_i (DDPM minus AR-DM unless the claim
+    says otherwise), already on `scale` (log ratios for "log"); `margin` > 0 in those units."""
+
+    claim: str
+    endpoint: str
+    kind: str
+    differences: tuple
+    margin: float
+    primary: bool = True
+    scale: str = "linear"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: must be one of {KINDS}, got {self.kind!r}")
+        if self.scale not in SCALES:
+            raise ValueError(f"scale: must be one of {SCALES}, got {self.scale!r}")
+        d = tuple(float(v) for v in self.differences)
+        if len(d) < 2 or not all(math.isfinite(v) for v in d):
+            raise ValueError(f"differences: need at least 2 finite paired values, got {self.differences!r}")
+        object.__setattr__(self, "differences", d)
+        if not (math.isfinite(self.margin) and self.margin > 0):
+            raise ValueError(f"margin: must be a finite positive number, got {self.margin}")
+
+    def pvalues(self) -> tuple[float, float]:
+        """(p for the claim, p against it), before multiplicity correction. Superiority: H0 mu <= 0,
+        then H0 mu >= m. Equivalence: TOST max(p(mu <= -m), p(mu >= m)), then the smaller of
+        p(mu <= m) and p(mu >= -m) (the effect lies outside the margin)."""
+        d, m = self.differences, self.margin
+        if self.kind == "superiority":
+            return sign_flip_p(d, 0.0, "greater"), sign_flip_p(d, m, "less")
+        tost = max(sign_flip_p(d, -m, "greater"), sign_flip_p(d, m, "less"))
+        outside = min(sign_flip_p(d, m, "greater"), sign_flip_p(d, -m, "less"))
+        return tost, outside
+
+
+def decide(comparisons, alpha: float = 0.05) -> list[dict]:
+    """Verdict records (DESIGN.md "Result records") for `comparisons`, Holm-corrected across the
+    primary ones (separately for the tests for and against the claim)."""
+    comparisons = list(comparisons)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha: must be in (0, 1), got {alpha}")
+    raw = [c.pvalues() for c in comparisons]
+    primary = [i for i, c in enumerate(comparisons) if c.primary]
+    adjusted = list(raw)
+    for side in (0, 1):
+        for i, p in zip(primary, holm([raw[i][side] for i in primary]), strict=True):
+            adjusted[i] = (p, adjusted[i][1]) if side == 0 else (adjusted[i][0], p)
+    out = []
+    for c, (p_for, p_against), (q_for, q_against) in zip(comparisons, raw, adjusted, strict=True):
+        mean, se, half = t_interval(c.differences)
+        verdict = "supported" if q_for < alpha else "contradicted" if q_against < alpha else "unresolved"
+        sd = se * math.sqrt(len(c.differences))
+        test = (
+            "paired sign-flip permutation, one-sided H0 mu <= 0 / H0 mu >= margin"
+            if c.kind == "superiority"
+            else "paired sign-flip permutation TOST against +-margin / H0 |mu| <= margin"
+        )
+        out.append(
+            {
+                "claim": c.claim,
+                "endpoint": c.endpoint,
+                "primary": c.primary,
+                "kind": c.kind,
+                "scale": c.scale,
+                "n": len(c.differences),
+                "estimate": mean,
+                "stderr": se,
+                "interval": [mean - half, mean + half],
+                "margin": c.margin,
+                "test": test + (", Holm across primary endpoints" if c.primary else ", unadjusted"),
+                "p": q_for,
+                "p_against": q_against,
+                "p_raw": [p_for, p_against],
+                "t_p": float(stats.ttest_1samp(c.differences, 0.0).pvalue) if sd > 0 else 0.0,
+                "power": power(len(c.differences), sd, c.margin, alpha),
+                "verdict": verdict,
+            }
+        )
+    return out
+
+
+def overall(verdicts) -> str:
+    """One verdict for a claim from its primary endpoints: supported when all are supported,
+    contradicted when none is supported and at least one is contradicted, else unresolved."""
+    primary = [v["verdict"] for v in verdicts if v["primary"]]
+    if primary and all(v == "supported" for v in primary):
+        return "supported"
+    if "contradicted" in primary and "supported" not in primary:
+        return "contradicted"
+    return "unresolved"
+
+
+def describe(verdict: dict, unit: str = "nats") -> str:
+    """One line for summaries: endpoint, estimate [interval], p, verdict (power if unresolved)."""
+    low, high = verdict["interval"]
+    unit = "log ratio" if verdict["scale"] == "log" else unit
+    text = (
+        f"{verdict['endpoint']}: {verdict['estimate']:.3g} [{low:.3g}, {high:.3g}] {unit}, "
+        f"margin {verdict['margin']:.3g}, p = {verdict['p']:.3g} -> {verdict['verdict']}"
+    )
+    if verdict["verdict"] == "unresolved":
+        text += f" (power {verdict['power']:.2f} at the margin)"
+    return text
