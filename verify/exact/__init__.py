@@ -10,18 +10,19 @@ from verify.exact.gaussian_law import (
     gaussian_sampler_law,
     stack_stages,
 )
-from verify.exact.grid_law import (
+from verify.exact.grid_divergences import (
+    ConditionalEndpoints,
     GridDivergences,
-    GridLaw,
     PrefixCurves,
     conditional_divergences,
-    grid_ar_sampler_law,
+    conditional_endpoints,
     grid_divergences,
-    grid_sampler_law,
     richardson,
 )
+from verify.exact.grid_law import GridLaw, grid_ar_sampler_law, grid_sampler_law
 
 __all__ = [
+    "ConditionalEndpoints",
     "GaussianARLaw",
     "GaussianLaw",
     "GridDivergences",
@@ -30,6 +31,7 @@ __all__ = [
     "StageLaw",
     "append_stage",
     "conditional_divergences",
+    "conditional_endpoints",
     "gaussian_ar_sampler_law",
     "gaussian_ar_target",
     "gaussian_sampler_law",

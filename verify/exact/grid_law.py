@@ -15,7 +15,8 @@ Deposit variance correction: splitting a point mass between two nodes at fractio
 f (1 - f) dx^2 per axis, dx^2 / 6 on average over f, so the convolution uses
 tau dx^2 = v_j - dx^2 / 6 when that is positive, and no convolution (tau = 0) otherwise
 (the deposit alone then already spreads more than v_j). `variance_correction=False` uses v_j.
-The remaining error is O(dx^2), which `richardson` removes to leading order from two resolutions.
+The remaining error is O(dx^2), which `grid_divergences.richardson` removes to leading order
+from two resolutions.
 
 Mass bookkeeping: mass moved or diffused outside the box is dropped and reported as
 `GridLaw.mass_lost` (= 1 - the mass left on the grid, start truncation included); nothing is
@@ -30,15 +31,13 @@ from them in total by at most `mass_pruned` (<= steps x nodes x prune), up to FF
 
 Cases: DDPM in d = 1 or 2 (joint), and AR-DM with K = 2 one-dimensional patches, whose stage 2 is
 propagated for every grid value of the prefix at once (one 1-D density per prefix row).
-From a `GridLaw`: KL both ways and TV against an exact target log-density by quadrature
-(`grid_divergences`) and per-prefix conditional curves (`conditional_divergences`).
+Divergences of a `GridLaw` against the exact target live in verify.exact.grid_divergences.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 
@@ -105,38 +104,6 @@ class GridLaw:
             return self.stage_density
         prefix = self.marginal(0)[:, None]
         return torch.where(prefix > 0, self.density / prefix.clamp_min(1e-300), 0.0)
-
-
-class GridDivergences(NamedTuple):
-    """Divergences by quadrature on the box (nats); masses are the box integrals."""
-
-    kl_target_sampler: float
-    kl_sampler_target: float
-    tv: float
-    sampler_mass: float
-    target_mass: float
-
-
-class PrefixCurves(NamedTuple):
-    """Per-prefix conditional divergences between target q(x2 | x1) and sampler p^(x2 | x1).
-
-    weight: the true prefix density times dx, normalised to sum 1 (the averaging weight);
-    region: the high-probability prefixes, the fewest grid values holding `coverage` of the
-    weight; worst_*: maxima over that region; average_*: weighted by `weight` over all prefixes.
-    """
-
-    prefix: torch.Tensor
-    kl: torch.Tensor
-    reverse_kl: torch.Tensor
-    tv: torch.Tensor
-    weight: torch.Tensor
-    region: torch.Tensor
-    average_kl: float
-    average_reverse_kl: float
-    average_tv: float
-    worst_kl: float
-    worst_reverse_kl: float
-    worst_tv: float
 
 
 def _nodes(axes) -> torch.Tensor:
@@ -353,87 +320,3 @@ def grid_ar_sampler_law(
         stage_mass_lost=1.0 - stage_mass.sum(dim=1),
         mass_pruned=float(prefix_pruned.sum() + prefix[0] @ stage_pruned),
     )
-
-
-def _divergences(density, log_target, cell, dim=None):
-    """KL(q || p^), KL(p^ || q), TV, mass of p^, mass of q by quadrature, summed over `dim`
-    (all when None). Where p^ underflows to 0 its log is taken at the smallest normal float."""
-    target = log_target.exp()
-    log_density = density.clamp_min(torch.finfo(DTYPE).tiny).log()
-    forward = torch.where(target > 0, target * (log_target - log_density), 0.0)
-    reverse = torch.where(density > 0, density * (log_density - log_target), 0.0)
-    sums = [v.sum() if dim is None else v.sum(dim=dim) for v in (forward, reverse)]
-    tv = 0.5 * (density - target).abs()
-    tv = tv.sum() if dim is None else tv.sum(dim=dim)
-    return sums[0] * cell, sums[1] * cell, tv * cell, target
-
-
-def _log_values(log_prob, *args, rows: int, name: str) -> torch.Tensor:
-    values = log_prob(*args)
-    if tuple(values.shape) != (rows,):
-        raise ValueError(f"{name}: must return shape ({rows},), got {tuple(values.shape)}")
-    return values.to(DTYPE)
-
-
-def grid_divergences(law: GridLaw, log_prob) -> GridDivergences:
-    """KL(q || p^), KL(p^ || q) and TV = 1/2 int |p^ - q| by quadrature on the box, with
-    log_prob(x (m, d)) -> (m,) the exact target log-density."""
-    points = law.points()
-    log_target = _log_values(log_prob, points, rows=points.shape[0], name="log_prob")
-    density = law.density.reshape(-1)
-    forward, reverse, tv, target = _divergences(density, log_target, law.cell)
-    return GridDivergences(
-        float(forward),
-        float(reverse),
-        float(tv),
-        float(density.sum()) * law.cell,
-        float(target.sum()) * law.cell,
-    )
-
-
-def conditional_divergences(
-    law: GridLaw, conditional_log_prob, prefix_log_prob, coverage: float = 0.999
-) -> PrefixCurves:
-    """Per-prefix KL(q(.|x1) || p^(.|x1)), KL(p^(.|x1) || q(.|x1)) and TV for every grid x1
-    (d = 2), averaged with the true prefix density and maximised over the prefixes holding
-    `coverage` of it. conditional_log_prob(x2 (m, 1), x1 (m, 1)) -> (m,) and
-    prefix_log_prob(x1 (m, 1)) -> (m,) are the exact target's."""
-    if law.dim != 2:
-        raise ValueError(f"law: conditional curves need d = 2, got d = {law.dim}")
-    if not 0.0 < coverage <= 1.0:
-        raise ValueError(f"coverage: must be in (0, 1], got {coverage}")
-    n = law.axes[0].shape[0]
-    points = law.points()
-    log_cond = _log_values(
-        conditional_log_prob, points[:, 1:], points[:, :1], rows=n * n, name="conditional_log_prob"
-    )
-    kl, reverse_kl, tv, _ = _divergences(law.conditional(), log_cond.reshape(n, n), law.dx, dim=1)
-    prefix = law.axes[0]
-    weight = _log_values(prefix_log_prob, prefix[:, None], rows=n, name="prefix_log_prob").exp()
-    weight = weight / weight.sum()
-    order = torch.argsort(weight, descending=True)
-    sorted_weight = weight[order]
-    region = torch.zeros(n, dtype=torch.bool, device=weight.device)
-    region[order[(sorted_weight.cumsum(0) - sorted_weight) < coverage]] = True
-    return PrefixCurves(
-        prefix,
-        kl,
-        reverse_kl,
-        tv,
-        weight,
-        region,
-        float((weight * kl).sum()),
-        float((weight * reverse_kl).sum()),
-        float((weight * tv).sum()),
-        float(kl[region].max()),
-        float(reverse_kl[region].max()),
-        float(tv[region].max()),
-    )
-
-
-def richardson(coarse: float, fine: float, dx_coarse: float, dx_fine: float) -> float:
-    """Extrapolate F(dx) = F_0 + C dx^2 + o(dx^2) to dx = 0 from two resolutions."""
-    if not dx_coarse > dx_fine > 0:
-        raise ValueError(f"dx_fine: need 0 < dx_fine < dx_coarse, got {dx_fine} and {dx_coarse}")
-    weight = dx_coarse**2 / (dx_coarse**2 - dx_fine**2)
-    return weight * fine + (1.0 - weight) * coarse
