@@ -172,6 +172,37 @@ def decide(comparisons, alpha: float = 0.05) -> list[dict]:
     return out
 
 
+def exact(
+    claim: str, endpoint: str, estimate: float, error: float, margin: float, primary: bool = True
+) -> dict:
+    """Verdict on a deterministic superiority comparison (no seeds): `estimate` is exact up to the
+    numerical error bound `error` (a grid refinement pair, say). Supported when estimate - error
+    > 0, contradicted when estimate + error < margin, unresolved otherwise."""
+    if not (math.isfinite(error) and error >= 0):
+        raise ValueError(f"error: must be a finite number >= 0, got {error}")
+    if not (math.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin: must be a finite positive number, got {margin}")
+    low, high = estimate - error, estimate + error
+    verdict = "supported" if low > 0 else "contradicted" if high < margin else "unresolved"
+    return {
+        "claim": claim,
+        "endpoint": endpoint,
+        "primary": primary,
+        "kind": "superiority",
+        "scale": "linear",
+        "n": 1,
+        "estimate": float(estimate),
+        "stderr": None,
+        "interval": [float(low), float(high)],
+        "margin": float(margin),
+        "test": "exact (deterministic); interval = estimate +- numerical error bound",
+        "p": None,
+        "p_against": None,
+        "verdict": verdict,
+        "power": None,
+    }
+
+
 def overall(verdicts) -> str:
     """One verdict for a claim from its primary endpoints: supported when all are supported,
     contradicted when none is supported and at least one is contradicted, else unresolved."""
@@ -187,10 +218,11 @@ def describe(verdict: dict, unit: str = "nats") -> str:
     """One line for summaries: endpoint, estimate [interval], p, verdict (power if unresolved)."""
     low, high = verdict["interval"]
     unit = "log ratio" if verdict["scale"] == "log" else unit
+    p = "exact" if verdict["p"] is None else f"p = {verdict['p']:.3g}"
     text = (
         f"{verdict['endpoint']}: {verdict['estimate']:.3g} [{low:.3g}, {high:.3g}] {unit}, "
-        f"margin {verdict['margin']:.3g}, p = {verdict['p']:.3g} -> {verdict['verdict']}"
+        f"margin {verdict['margin']:.3g}, {p} -> {verdict['verdict']}"
     )
-    if verdict["verdict"] == "unresolved":
+    if verdict["verdict"] == "unresolved" and verdict["power"] is not None:
         text += f" (power {verdict['power']:.2f} at the margin)"
     return text
