@@ -117,7 +117,7 @@ def test_bad_input_names_the_parameter():
 
 def test_exact_verdicts_use_the_numerical_error_as_the_interval():
     assert exact("c", "e", 0.5, 0.1, margin=0.2)["verdict"] == "supported"
-    assert exact("c", "e", 0.05, 0.1, margin=0.2)["verdict"] == "unresolved"
+    assert exact("c", "e", 0.05, 0.1, margin=0.1)["verdict"] == "unresolved"
     assert exact("c", "e", 0.01, 0.01, margin=0.2)["verdict"] == "contradicted"
     with pytest.raises(ValueError, match="error"):
         exact("c", "e", 0.5, -1.0, margin=0.2)
