@@ -86,6 +86,33 @@ def embedded_pair(strength: float = 0.95, p: int = 4, noise: float = 0.1, seed: 
     )
 
 
+RARE_COMPONENT = (2.4, 0.09)  # mean and variance of x1 in the rare component of `rare_prefix`
+
+
+def rare_prefix(weight: float = 0.03) -> GaussianMixture:
+    """2-D mixture (1-D patches) whose rare prefix component carries its own conditional law.
+
+    Common part, weight 1 - `weight`: two components with x1 near -1 and 0.6 and x2 rising with
+    x1 (x2 = 0.2 + 0.8 x1 + noise). Rare part, weight `weight`: x1 ~ N(2.4, 0.09) with x2 falling
+    steeply (x2 = -1.2 - 1.5 (x1 - 2.4) + N(0, 0.04)), a conditional law unlike the common one.
+    """
+    w = _check_unit_interval("weight", weight, upper_open=True)
+    if w <= 0:
+        raise ValueError(f"weight: must be > 0, got {weight}")
+    mean, var = RARE_COMPONENT
+    common = [(-1.0, 0.25), (0.6, 0.16)]
+    means = [[m, 0.2 + 0.8 * m] for m, _ in common] + [[mean, -1.2]]
+    covariances = [[[v, 0.8 * v], [0.8 * v, 0.64 * v + 0.09]] for _, v in common]
+    covariances.append([[var, -1.5 * var], [-1.5 * var, 2.25 * var + 0.04]])
+    weights = [0.55 * (1 - w), 0.45 * (1 - w), w]
+    return GaussianMixture(
+        torch.tensor(weights, dtype=DTYPE),
+        torch.tensor(means, dtype=DTYPE),
+        torch.tensor(covariances, dtype=DTYPE),
+        patch_sizes=(1, 1),
+    )
+
+
 def independent_control(mixture: GaussianMixture) -> IndependentPatches:
     """Product of the per-patch marginals of `mixture`: same marginals, no dependence."""
     return IndependentPatches([mixture.marginal(k) for k in range(mixture.num_patches)])
@@ -169,6 +196,10 @@ PRESETS: dict[str, Preset] = {
     "embedded_pair": Preset(
         "dependent_pair latent embedded in R^4 per patch plus noise 0.1 (d = 8)",
         partial(embedded_pair, strength=0.95, p=4, noise=0.1),
+    ),
+    "rare_prefix": Preset(
+        "2-D mixture whose low-weight x1 component (weight 0.03) carries a different conditional of x2",
+        rare_prefix,
     ),
     "markov_sequence": Preset(
         "hidden-state chain, S = 4 sticky states (0.9), K = 8 patches of p = 2 (d = 16)",

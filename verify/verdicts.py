@@ -17,7 +17,8 @@ smallest effect of interest, in the units of d) turns the tests into decisions:
 The primary endpoints of one claim form a family: Holm's step-down correction is applied to each
 kind of test across them (`decide`); secondary endpoints carry unadjusted p-values. An unresolved
 verdict states its power: the probability that a one-sided paired t-test at level alpha on n
-pairs with the observed standard deviation detects an effect of size m.
+pairs with the observed standard deviation detects an effect of size m (0 when the permutation
+test cannot reach alpha at all with n pairs: 2^-n times the Holm family size >= alpha).
 """
 
 from __future__ import annotations
@@ -126,6 +127,13 @@ class Comparison:
         return tost, outside
 
 
+def _attainable(comparison: Comparison, family: int, alpha: float) -> bool:
+    """Whether the permutation test can reject at all: its smallest p-value, 2^-n (times the
+    Holm family size for a primary endpoint), must lie below alpha."""
+    n = len(comparison.differences)
+    return min(1.0, 2.0**-n) * (family if comparison.primary else 1) < alpha
+
+
 def decide(comparisons, alpha: float = 0.05) -> list[dict]:
     """Verdict records (DESIGN.md "Result records") for `comparisons`, Holm-corrected across the
     primary ones (separately for the tests for and against the claim)."""
@@ -165,7 +173,9 @@ def decide(comparisons, alpha: float = 0.05) -> list[dict]:
                 "p_against": q_against,
                 "p_raw": [p_for, p_against],
                 "t_p": float(stats.ttest_1samp(c.differences, 0.0).pvalue) if sd > 0 else 0.0,
-                "power": power(len(c.differences), sd, c.margin, alpha),
+                "power": power(len(c.differences), sd, c.margin, alpha)
+                if _attainable(c, len(primary), alpha)
+                else 0.0,
                 "verdict": verdict,
             }
         )
