@@ -20,13 +20,19 @@ import copy
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from verify.exact import conditional_endpoints, grid_ar_sampler_law, grid_sampler_law
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
+from verify.records import check, metric
 from verify.spec import DiffusionSpec
 from verify.train import train
+from verify.verdicts import Comparison
 
 MODELS = ("ddpm", "ar")
 NETWORKS = {"ddpm": "mlp", "ar": "conditional-mlp"}
+GRID_TOL = 1e-6  # quadrature slack of the chain rule and of q's mass on the box
+MASS_TOL = 1e-9  # FFT round-off clipped at 0 may add this much mass, never more
 
 
 def check_model(model: str) -> str:
@@ -124,6 +130,23 @@ def measure(model: str, score, distribution, spec: DiffusionSpec, nodes: int, bo
     return law, conditional_endpoints(law, log_prob, prefix_log_prob)
 
 
+def evaluate(model: str, network, distribution, spec: DiffusionSpec, nodes: int, box: float) -> dict:
+    """`measure` of a trained network as plain data: every scalar endpoint, the masses the
+    checks need, and the per-prefix curves."""
+    law, ends = measure(model, score_function(model, network), distribution, spec, nodes, box)
+    return {
+        **ends.scalars(),
+        "sampler_mass": float(law.density.sum()) * law.cell,
+        "target_mass": float(ends.prefix_density.sum()) * law.dx,
+        "mass_lost": law.mass_lost,
+        "prefix": ends.curves.prefix.tolist(),
+        "prefix_density": ends.prefix_density.tolist(),
+        "kl": ends.curves.kl.tolist(),
+        "reverse_kl": ends.curves.reverse_kl.tolist(),
+        "resolved": ends.resolved.tolist(),
+    }
+
+
 def refined(coarse: dict, fine: dict) -> dict:
     """{name: (fine value, |fine - coarse|)} for every endpoint both resolutions define."""
     return {
@@ -131,3 +154,64 @@ def refined(coarse: dict, fine: dict) -> dict:
         for name in fine
         if fine[name] is not None and coarse.get(name) is not None
     }
+
+
+def paired_rows(results, **match) -> tuple[list[dict], list[dict]]:
+    """(DDPM rows, AR-DM rows) of the cell results matching `match`, each sorted by seed index,
+    so that row i of both comes from the same seed."""
+
+    def rows(model):
+        chosen = [r for r in results if r["model"] == model and all(r[k] == v for k, v in match.items())]
+        return sorted(chosen, key=lambda r: r["index"])
+
+    ddpm, ar = rows("ddpm"), rows("ar")
+    if len(ddpm) != len(ar) or not ddpm:
+        raise ValueError(
+            f"results: need paired DDPM and AR-DM rows for {match}, got {len(ddpm)} and {len(ar)}"
+        )
+    return ddpm, ar
+
+
+def log_ratios(ddpm: list[dict], ar: list[dict], get) -> list[float]:
+    """log E_DDPM,i - log E_AR,i per seed, E = get(row): the paired effect on a log scale."""
+    return [math.log(get(d)) - math.log(get(a)) for d, a in zip(ddpm, ar, strict=True)]
+
+
+def comparisons(claim: str, kind: str, values, margin: float, endpoints, primary: bool = True) -> list:
+    """One log-scale `Comparison` per endpoint, values(endpoint) giving its paired differences."""
+    return [Comparison(claim, e, kind, tuple(values(e)), margin, primary, "log") for e in endpoints]
+
+
+def seed_metric(values, unit: str, estimator: str) -> dict:
+    """Mean over seeds with its standard error."""
+    values = np.asarray(list(values), float)
+    se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else None
+    return metric(values.mean(), unit, estimator, stderr=se)
+
+
+def grid_checks(label: str, rows: list[dict]) -> list[dict]:
+    """Guaranteed relations of `evaluate` results over seeds: the chain rule (average conditional
+    KL <= joint KL), q's mass on the box, no mass created by the grid."""
+    return [
+        check(
+            f"{label}: prefix-averaged conditional KL - joint KL <= 0 (chain rule, worst seed)",
+            max(r["average_kl"] - r["joint_kl"] for r in rows),
+            0.0,
+            "<=",
+            GRID_TOL,
+        ),
+        check(
+            f"{label}: quadrature mass of q(x1) on the box == 1",
+            max(abs(1 - r["target_mass"]) for r in rows),
+            0.0,
+            "==",
+            GRID_TOL,
+        ),
+        check(
+            f"{label}: grid sampler mass <= 1 (no mass created)",
+            max(r["sampler_mass"] for r in rows),
+            1.0,
+            "<=",
+            MASS_TOL,
+        ),
+    ]
