@@ -1,7 +1,8 @@
 """One plotting module per figure; figures are pure functions of saved result records.
 
-`figures/<experiment>.py` defines `draw(record) -> matplotlib Figure`; `render` saves it as
-PNG and PDF. Nothing here imports verify: records are plain JSON.
+`figures/<experiment>.py` defines `draw(record) -> matplotlib Figure`; `render` draws it in the
+house style (`figures.style.RC`), stamps it with the record's provenance (`figures.style.stamp`)
+and saves it as PNG and PDF. Nothing here imports verify: records are plain JSON.
 """
 
 from __future__ import annotations
@@ -21,15 +22,19 @@ def render(record: dict, out_dir: Path) -> list[str]:
     name = record["experiment"]
     if importlib.util.find_spec(f"figures.{name}") is None:
         return []
+    from figures.style import RC, stamp
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    figure = importlib.import_module(f"figures.{name}").draw(record)
     files = []
-    for suffix in ("png", "pdf"):
-        path = out_dir / f"{name}.{suffix}"
-        tmp = path.with_name(f".{path.name}.tmp.{suffix}")
-        figure.savefig(tmp, dpi=150, bbox_inches="tight")
-        tmp.replace(path)
-        files.append(f"figures/{path.name}")
+    with plt.rc_context(RC):
+        figure = importlib.import_module(f"figures.{name}").draw(record)
+        stamp(figure, record)
+        for suffix in ("png", "pdf"):
+            path = out_dir / f"{name}.{suffix}"
+            tmp = path.with_name(f".{path.name}.tmp.{suffix}")
+            figure.savefig(tmp, bbox_inches="tight")
+            tmp.replace(path)
+            files.append(f"figures/{path.name}")
     plt.close(figure)
     return files

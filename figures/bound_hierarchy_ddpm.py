@@ -1,60 +1,79 @@
-"""Claim 1 figure: the DDPM hierarchy versus N, one panel per target.
+"""Claim 1 figure: the DDPM hierarchy versus N, one panel per (target, score) setting.
 
-Colour: the level (exact gap, chain path KL, Girsanov, split); line style: the score (exact,
-perturbed, learned). Bands: 95% Monte Carlo intervals (grid-error band for the gap); dotted grey:
-Benton et al.'s scaling form with its fitted constant.
+Colour and marker: the level (exact gap, chain path KL, Girsanov, split), the same in every panel
+and in the AR-DM figure; line style: the score (exact, perturbed, learned). Shaded: 95% Monte Carlo
+intervals of the bounds, +- the grid-error estimate of the gap (often narrower than the line).
+Black dotted: Benton et al.'s KL scaling form times its least-squares constant C, fitted to the
+measured gaps: a fit, not a bound (the record's benton_ratio_max says how far it falls below them).
+A gap that is unavailable (network score, d > 2) or not positive is not drawn.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import NullLocator
 
-from figures.style import band, figure
+from figures.style import HIERARCHY, band, decades, panels, shared_legend
 
-LEVELS = (
-    ("gap", "exact gap KL(q_delta||p^)"),
-    ("chain_path_kl", "chain path KL"),
-    ("girsanov", "Girsanov"),
-    ("split", "split bound"),
-)
-COLOURS = {"gap": "C0", "chain_path_kl": "C1", "girsanov": "C2", "split": "C3"}
-STYLES = {"exact": "-", "perturbed": "--", "learned": ":"}
+SCORES = {"exact": "-", "perturbed": "--", "learned": "-."}
+FIT = {"color": "k", "ls": ":", "lw": 1.0}
+
+
+def _legend_groups(scores) -> tuple[list, list, list]:
+    levels = [Line2D([], [], color=c, marker=m, ms=4, label=label) for label, c, m in HIERARCHY.values()]
+    styles = [Line2D([], [], color="0.3", ls=SCORES[s], label=f"{s} score") for s in scores]
+    fit = Line2D([], [], **FIT, label="Benton form × fitted C: a fit, not a bound")
+    shade = Patch(color="0.6", alpha=0.4, label="95% MC interval (gap: ± grid error)")
+    return levels, styles, [fit, shade]
+
+
+def _panel(ax, setting: dict, steps) -> None:
+    ls = SCORES[setting["score"]]
+    for level, (_, colour, marker) in HIERARCHY.items():
+        values = np.asarray(setting[level], float)
+        values = np.where(values > 0, values, np.nan)  # a log axis shows positive values only
+        if not np.isfinite(values).any():
+            continue
+        err, z = (setting["gap_err"], 1.0) if level == "gap" else (setting[f"{level}_se"], 1.96)
+        band(ax, steps, values, err, z=z, color=colour, marker=marker, ls=ls)
+    if math.isfinite(setting["benton_C"]):
+        ax.plot(steps, setting["benton_fit"], **FIT)
+    if setting["method"] == "unavailable":
+        ax.text(
+            0.03, 0.04, "exact gap unavailable\n(network score, d > 2)", transform=ax.transAxes, fontsize=7
+        )
+    fitted = f", C = {setting['benton_C']:.2g}" if math.isfinite(setting["benton_C"]) else ""
+    ax.set_title(f"{setting['target']}, {setting['score']} score{fitted}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(steps, [str(n) for n in steps])
+    ax.xaxis.set_minor_locator(NullLocator())
+    decades(ax)
 
 
 def draw(record: dict):
     series = record["series"]
-    steps = series["steps"]
-    targets = list(dict.fromkeys(s["target"] for s in series["settings"]))
-    fig, axes = figure(ncols=len(targets), width=4.4, height=3.8)
-    for ax, target in zip(axes, targets, strict=True):
-        for setting in (s for s in series["settings"] if s["target"] == target):
-            style = STYLES[setting["score"]]
-            for level, label in LEVELS:
-                values = np.asarray(setting[level], float)
-                if not np.isfinite(values).any():
-                    continue
-                err = setting["gap_err"] if level == "gap" else setting[f"{level}_se"]
-                z = 1.0 if level == "gap" else 1.96
-                band(
-                    ax,
-                    steps,
-                    np.clip(values, 1e-6, None),
-                    err,
-                    z=z,
-                    color=COLOURS[level],
-                    ls=style,
-                    label=f"{label} ({setting['score']})",
-                )
-            ax.plot(steps, setting["benton_fit"], color="0.5", ls=":", lw=1)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("number of steps N")
-        ax.set_ylabel("KL (nats)")
-        ax.set_title(f"{target}")
-        ax.legend(fontsize=5, loc="lower left")
-    fig.suptitle(
-        "DDPM: exact gap <= chain path KL <= Girsanov <= split (grey dotted: Benton form, fitted C)",
-        fontsize=9,
-    )
-    fig.tight_layout()
+    steps, settings = series["steps"], series["settings"]
+    per_target = {}
+    for s in settings:
+        per_target.setdefault(s["target"], []).append(s["score"])
+    ncols = max(len(scores) for scores in per_target.values())
+    nrows = -(-len(settings) // ncols)
+    fig, axes = panels(nrows, ncols, height=1.9, extra=0.9)
+    for i, ax in enumerate(axes):
+        if i >= len(settings):
+            ax.set_axis_off()
+            continue
+        _panel(ax, settings[i], steps)
+        if i % ncols == 0:
+            ax.set_ylabel("KL (nats)")
+        if i + ncols >= len(settings):  # nothing below: this panel carries the x label
+            ax.set_xlabel("number of steps N")
+    scores = [s for s in SCORES if any(s == x["score"] for x in settings)]
+    shared_legend(fig, *_legend_groups(scores))
+    fig.suptitle("DDPM: exact gap ≤ chain path KL ≤ Girsanov ≤ split bound, versus the number of steps N")
     return fig

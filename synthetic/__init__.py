@@ -6,6 +6,7 @@ from synthetic.gaussian_mixture import GaussianMixture
 from synthetic.independent_patches import IndependentPatches
 from synthetic.linear_gaussian_chain import LinearGaussianChain
 from synthetic.markov_chain import MarkovChainMixture
+from synthetic.patches import Patches
 
 __all__ = [
     "Distribution",
@@ -13,5 +14,6 @@ __all__ = [
     "IndependentPatches",
     "LinearGaussianChain",
     "MarkovChainMixture",
+    "Patches",
     "presets",
 ]

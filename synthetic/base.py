@@ -13,35 +13,80 @@ from abc import ABC, abstractmethod
 import torch
 
 from synthetic.ou import ou_scale, ou_variance
+from synthetic.patches import Patches
 from synthetic.random import standard_normal
-from synthetic.validation import DTYPE, check_count, check_patch_sizes, check_points, check_time
+from synthetic.validation import DTYPE, check_count, check_points, check_time
 
 
 class Distribution(ABC):
     """Base class: validation, patch bookkeeping and OU noising shared by all families.
 
-    Subclasses set `dim` and `patch_sizes` (via `_set_patches`) and implement the abstract
-    methods on already-validated inputs (the underscore methods).
+    Subclasses set `dim` and the patch layout (via `_set_patches`), implement the abstract methods
+    on already-validated inputs (the underscore methods), and declare their capabilities below;
+    callers ask these, never isinstance or hasattr, so a new family touches only `synthetic/`.
     """
 
     dim: int
-    patch_sizes: tuple[int, ...]
+    layout: Patches
+
+    # ----- capabilities (declared by each family; the defaults promise nothing extra) ---------
+
+    has_hessian: bool = False
+    """`hessian(x, t)`: grad^2 log q_t in closed form, (n, d, d)."""
+    has_moments: bool = False
+    """`mean()`, `covariance()` and `second_moment()` = E||X_0||^2 in closed form."""
+    has_patch_marginals: bool = False
+    """`patch_marginal(start, stop)`: the law of patches start..stop-1 as a Distribution."""
+
+    @property
+    def is_gaussian(self) -> bool:
+        """q_0 is one Gaussian, and `affine_score(t)` / `conditional_affine_score(k, t)` give its
+        scores as affine maps (MATH.md section 3)."""
+        return False
+
+    @property
+    def component_means(self) -> torch.Tensor | None:
+        """The (M, d) component means when q_0 is an explicit mixture of M components, else None."""
+        return None
+
+    # ----- patches ----------------------------------------------------------------------------
 
     def _set_patches(self, dim: int, patch_sizes) -> None:
         self.dim = int(dim)
-        self.patch_sizes = check_patch_sizes(patch_sizes, self.dim)
-        bounds = [0]
-        for size in self.patch_sizes:
-            bounds.append(bounds[-1] + size)
-        self.patch_bounds = tuple(bounds)
+        self.layout = Patches.of(self.dim, patch_sizes)
+
+    @property
+    def patch_sizes(self) -> tuple[int, ...]:
+        """(d_1, ..., d_K)."""
+        return self.layout.sizes
+
+    @property
+    def patch_bounds(self) -> tuple[int, ...]:
+        """Offsets (0, d_1, d_1 + d_2, ..., d): patch k is columns patch_bounds[k]..patch_bounds[k+1]-1."""
+        return self.layout.offsets
 
     @property
     def num_patches(self) -> int:
-        return len(self.patch_sizes)
+        return len(self.layout)
 
     def patch_slice(self, k: int) -> slice:
         """Columns of patch k in the flat vector."""
-        return slice(self.patch_bounds[k], self.patch_bounds[k + 1])
+        return self.layout.slice(k)
+
+    def patch_marginal(self, start: int, stop: int) -> Distribution:
+        """The law of patches start..stop-1 (0 <= start < stop <= K), those patches as its own,
+        for families with `has_patch_marginals`."""
+        if not self.has_patch_marginals:
+            raise ValueError(f"dist: {type(self).__name__} declares no patch marginals (has_patch_marginals)")
+        K = self.num_patches
+        if isinstance(start, bool) or int(start) != start or not 0 <= start < K:
+            raise ValueError(f"start: must be an integer in [0, {K}), got {start!r}")
+        if isinstance(stop, bool) or int(stop) != stop or not start < stop <= K:
+            raise ValueError(f"stop: must be an integer in ({start}, {K}], got {stop!r}")
+        return self._patch_marginal(int(start), int(stop))
+
+    def _patch_marginal(self, start: int, stop: int) -> Distribution:
+        raise NotImplementedError  # families with has_patch_marginals = True override this
 
     def to(self, device) -> Distribution:
         """A copy whose tensors (and nested distributions) live on `device`."""
@@ -55,7 +100,7 @@ class Distribution(ABC):
 
     def split(self, x: torch.Tensor) -> list[torch.Tensor]:
         """(n, d) -> list of K patches (n, d_k)."""
-        return list(torch.split(x, self.patch_sizes, dim=-1))
+        return self.layout.split(x)
 
     # ----- unconditional -------------------------------------------------------------------
 
@@ -111,7 +156,7 @@ class Distribution(ABC):
 
     def _check_prefix(self, k: int, prefix) -> torch.Tensor:
         prefix = torch.as_tensor(prefix)
-        width = self.patch_bounds[k]
+        width = self.layout.offsets[k]
         if prefix.ndim != 2 or prefix.shape[1] != width:
             raise ValueError(f"prefix: patch {k} needs shape (n, {width}), got {tuple(prefix.shape)}")
         if not torch.isfinite(prefix).all():

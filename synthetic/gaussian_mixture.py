@@ -29,9 +29,9 @@ from synthetic.ou import ou_scale, ou_variance
 from synthetic.random import standard_normal, standard_uniform
 from synthetic.validation import (
     DTYPE,
+    as_probability_vector,
     as_tensor,
     check_points,
-    check_probability_vector,
     check_spd,
     check_time,
 )
@@ -228,8 +228,20 @@ class GaussianMixture(Distribution):
     (M,) (variances); patch_sizes split x into patches x^1..x^K (default one patch).
     """
 
+    has_hessian = True
+    has_moments = True
+    has_patch_marginals = True
+
+    @property
+    def is_gaussian(self) -> bool:
+        return self.num_components == 1
+
+    @property
+    def component_means(self) -> torch.Tensor:
+        return self.means
+
     def __init__(self, weights, means, covariances, patch_sizes=None):
-        weights = check_probability_vector("weights", as_tensor("weights", weights, ndim=1))
+        weights = as_probability_vector("weights", weights)
         means = as_tensor("means", means, ndim=2)
         m = weights.shape[0]
         if means.shape[0] != m or means.shape[1] == 0:
@@ -294,13 +306,18 @@ class GaussianMixture(Distribution):
 
     def marginal(self, k: int) -> GaussianMixture:
         """The mixture of patch k alone: sum_i pi_i N(mu_{i,k}, Sigma_{i,kk}) (one patch)."""
-        cols = self.patch_slice(self._check_patch_index(k))
+        k = self._check_patch_index(k)
+        return self._patch_marginal(k, k + 1)
+
+    def _patch_marginal(self, start: int, stop: int) -> GaussianMixture:
+        """Block marginalisation: sum_i pi_i N(mu_{i,w}, Sigma_{i,ww}), w the columns of the patches."""
+        cols = self.layout.span(start, stop)
         cov = self._cov
         if cov.ndim == 3:
             cov = cov[:, cols, cols]
         elif cov.ndim == 2:
             cov = cov[:, cols]
-        return GaussianMixture(self.weights, self.means[:, cols], cov)
+        return GaussianMixture(self.weights, self.means[:, cols], cov, self.patch_sizes[start:stop])
 
     # ----- blocks: eigendecompositions and regressions, computed once and cached ---------------
 

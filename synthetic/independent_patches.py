@@ -14,6 +14,8 @@ from synthetic.base import Distribution
 class IndependentPatches(Distribution):
     """Product of `patches`, a sequence of Distributions each with a single patch."""
 
+    has_patch_marginals = True
+
     def __init__(self, patches):
         patches = tuple(patches)
         if not patches:
@@ -25,6 +27,10 @@ class IndependentPatches(Distribution):
                 raise ValueError(f"patches: entry {i} has {part.num_patches} patches, expected 1")
         self.patches = patches
         self._set_patches(sum(p.dim for p in patches), tuple(p.dim for p in patches))
+
+    def _patch_marginal(self, start, stop):
+        """Patches start..stop-1: the product of those factors."""
+        return IndependentPatches(self.patches[start:stop])
 
     def _sample_data(self, n, generator):
         return torch.cat([part._sample_data(n, generator) for part in self.patches], dim=1)

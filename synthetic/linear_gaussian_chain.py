@@ -32,6 +32,11 @@ class LinearGaussianChain(Distribution):
     transition_matrices: (p, p) shared or (K-1, p, p); offsets: (p,) shared or (K-1, p).
     """
 
+    has_hessian = True
+    has_moments = True
+    has_patch_marginals = True
+    is_gaussian = True
+
     def __init__(
         self,
         num_patches: int,
@@ -59,14 +64,14 @@ class LinearGaussianChain(Distribution):
             means.append(a @ means[-1] + offsets[k])
             row = [a @ blocks[k][j] for j in range(k + 1)]  # Cov(x^{k+1}, x^j) = A_k Cov(x^k, x^j)
             blocks.append(row + [a @ blocks[k][k] @ a.T + noise_cov])
-        dim = num_patches * p
-        cov = initial_mean.new_zeros(dim, dim)
+        self._set_patches(num_patches * p, (p,) * num_patches)
+        cov = initial_mean.new_zeros(self.dim, self.dim)
         for k, row in enumerate(blocks):
             for j, block in enumerate(row):
-                cov[k * p : (k + 1) * p, j * p : (j + 1) * p] = block
-                cov[j * p : (j + 1) * p, k * p : (k + 1) * p] = block.T
+                rows, cols = self.patch_slice(k), self.patch_slice(j)
+                cov[rows, cols] = block
+                cov[cols, rows] = block.T
         self._mean, self._cov = torch.cat(means), 0.5 * (cov + cov.T)  # exactly symmetric
-        self._set_patches(dim, (p,) * num_patches)
         self.gaussian = GaussianMixture(
             torch.ones(1, dtype=cov.dtype), self._mean[None], cov[None], patch_sizes=self.patch_sizes
         )
@@ -78,6 +83,22 @@ class LinearGaussianChain(Distribution):
     def covariance(self) -> torch.Tensor:
         """Cov x, shape (d, d)."""
         return self._cov
+
+    def second_moment(self) -> float:
+        """E||x||^2 = tr Cov x + ||E x||^2."""
+        return float(self._cov.trace() + self._mean.square().sum())
+
+    @property
+    def component_means(self) -> torch.Tensor:
+        return self._mean[None]
+
+    def hessian(self, x, t: float = 0.0) -> torch.Tensor:
+        """grad^2 log q_t = -C(t)^{-1} at every x, (n, d, d)."""
+        return self.gaussian.hessian(x, t)
+
+    def _patch_marginal(self, start: int, stop: int) -> GaussianMixture:
+        """Patches start..stop-1: the Gaussian's sub-block (again one Gaussian)."""
+        return self.gaussian.patch_marginal(start, stop)
 
     def affine_score(self, t: float):
         """(A, c) with grad log q_t(x) = x A^T + c."""

@@ -18,12 +18,12 @@ from synthetic.chunking import row_slices
 from synthetic.gaussian_mixture import GaussianMixture
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.validation import (
+    as_probability_vector,
+    as_stochastic_matrix,
     as_tensor,
     check_count,
     check_points,
-    check_probability_vector,
     check_spd,
-    check_stochastic_matrix,
     check_time,
 )
 
@@ -45,9 +45,11 @@ class MarkovChainMixture(Distribution):
     (S, p, p), num_patches = K; patch_sizes = (p,) * K.
     """
 
+    has_patch_marginals = True
+
     def __init__(self, initial, transition, means, covariances, num_patches: int):
-        initial = check_probability_vector("initial", as_tensor("initial", initial, ndim=1))
-        transition = check_stochastic_matrix("transition", as_tensor("transition", transition, ndim=2))
+        initial = as_probability_vector("initial", initial)
+        transition = as_stochastic_matrix("transition", transition)
         num_states = initial.shape[0]
         if transition.shape[0] != num_states:
             raise ValueError(
@@ -188,6 +190,13 @@ class MarkovChainMixture(Distribution):
         x, t = check_points("x", x, self.dim), check_time(t)
         return self._by_rows(lambda x: self._log_state_posteriors(x, t)[0].exp(), x)
 
+    def _patch_marginal(self, start: int, stop: int) -> MarkovChainMixture:
+        """Patches start..stop-1 of a homogeneous chain: the same chain over stop - start patches,
+        started from the state law at `start`, pi P^start."""
+        law = (self.initial @ torch.linalg.matrix_power(self.transition, start)).clamp_min(0.0)
+        num_patches = stop - start
+        return MarkovChainMixture(law / law.sum(), self.transition, self.means, self.covariances, num_patches)
+
     def stationary(self) -> torch.Tensor:
         """A stationary law pi P = pi of the hidden chain (unique when P is irreducible), (S,)."""
         eye = torch.eye(self.num_states, dtype=self.transition.dtype, device=self.transition.device)
@@ -213,10 +222,10 @@ class MarkovChainMixture(Distribution):
         for k in range(self.num_patches - 1):
             log_w = log_w + self.log_transition[paths[:, k], paths[:, k + 1]]
         weights = log_w.exp()
-        p = self.patch_dim
         covariances = self.means.new_zeros(count, self.dim, self.dim)
         for k in range(self.num_patches):
-            covariances[:, k * p : (k + 1) * p, k * p : (k + 1) * p] = self.covariances[paths[:, k]]
+            cols = self.patch_slice(k)
+            covariances[:, cols, cols] = self.covariances[paths[:, k]]
         return GaussianMixture(
             weights / weights.sum(),
             self.means[paths].reshape(count, self.dim),

@@ -6,9 +6,13 @@ x = (g - centre) / UNIT + sigma Z, Z ~ N(0, I), split into patches the way the i
 
 - sun-shadow: theta = (pole height h ~ U[0.2, 0.4], sun offset s = x_sun - x_pole, |s| in the
   near [0.15, 0.25] or far [0.30, 0.40] interval, left or right, each of the four w.p. 1/4).
-  Sun height H = clip(2h, 0.3, 0.8) (the clip never binds on this range), shadow length
+  Sun height H = clip(2h, 0.3, 0.8) (the clip never binds on this range, so H - h = h and the
+  shadow is L = |s|: the ground patch is an affine function of the sky patch), shadow length
   L = h |s| / (H - h), cast away from the sun. g = (s, H | h, -sign(s) L): patch 1 the sky (sun),
   patch 2 the ground (pole and shadow). Rule: v = (H - h) L equals u = |s| h (slope 1).
+- sun-shadow-clip: the same with H = clip(2h, 0.6, 0.8): the clip binds for h < 0.3 (half of the
+  data), where the sky (H = 0.6) no longer determines h and the shadow
+  L = h |s| / (0.6 - h) is a nonlinear function of the hidden h; the rule v = u still holds.
 - two-squares: theta = top side a ~ U[0.15, 0.30], bottom side b = 1.5 a; g = (a | b). Rule:
   v = b equals 1.5 u, u = a.
 
@@ -24,6 +28,7 @@ sum_j ||df/dtheta_j||^2 Delta_j^2 / (24 UNIT^2 sigma^2), Delta_j the cell widths
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -48,6 +53,7 @@ class RuleTask:
     """A rule dataset: free-parameter intervals, coordinate names, patches and the rule's slope."""
 
     name: str
+    kind: str  # "sun-shadow" or "two-squares": the geometry, renderer and detector it uses
     free: tuple[tuple[Interval, ...], ...]  # per free parameter, its uniform intervals
     coordinates: tuple[str, ...]
     patch_sizes: tuple[int, ...]
@@ -55,6 +61,7 @@ class RuleTask:
     low: tuple[float, ...]  # range of each geometry coordinate (for the centre)
     high: tuple[float, ...]
     nodes: tuple[int, ...]  # default quadrature cells per interval, per free parameter
+    sun_clip: tuple[float, float] = (0.3, 0.8)  # sun height H = clip(2h, *sun_clip)
 
     @property
     def dim(self) -> int:
@@ -66,16 +73,16 @@ class RuleTask:
 
     def geometry(self, theta: torch.Tensor) -> torch.Tensor:
         """f(theta): (n, #free) -> (n, dim) geometry in units of the image side."""
-        if self.name == "sun-shadow":
+        if self.kind == "sun-shadow":
             h, s = theta[:, 0], theta[:, 1]
-            sun_height = (2 * h).clamp(0.3, 0.8)
+            sun_height = (2 * h).clamp(*self.sun_clip)
             shadow = h * s.abs() / (sun_height - h)
             return torch.stack([s, sun_height, h, -torch.sign(s) * shadow], dim=1)
         return torch.stack([theta[:, 0], 1.5 * theta[:, 0]], dim=1)
 
     def rule_pair(self, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(u, v) with v = slope * u under the rule (see the module docstring)."""
-        if self.name == "sun-shadow":
+        if self.kind == "sun-shadow":
             s, sun_height, h, shadow = geometry.unbind(dim=1)
             return s.abs() * h, (sun_height - h) * shadow.abs()
         return geometry[:, 0], geometry[:, 1]
@@ -91,6 +98,7 @@ SUN_SIDE = 0.125  # side of the sun square, image-side units (renderer)
 _NEAR, _FAR = (0.15, 0.25), (0.30, 0.40)
 SUN_SHADOW = RuleTask(
     name="sun-shadow",
+    kind="sun-shadow",
     free=(
         (Interval(0.2, 0.4, 1.0),),
         tuple(
@@ -106,8 +114,12 @@ SUN_SHADOW = RuleTask(
     high=(0.4, 0.8, 0.4, 0.4),
     nodes=(80, 20),
 )
+SUN_SHADOW_CLIP = dataclasses.replace(
+    SUN_SHADOW, name="sun-shadow-clip", sun_clip=(0.6, 0.8), low=(-0.4, 0.6, 0.2, -0.4)
+)
 TWO_SQUARES = RuleTask(
     name="two-squares",
+    kind="two-squares",
     free=((Interval(0.15, 0.30, 1.0),),),
     coordinates=("top_side", "bottom_side"),
     patch_sizes=(1, 1),
@@ -116,7 +128,7 @@ TWO_SQUARES = RuleTask(
     high=(0.30, 0.45),
     nodes=(120,),
 )
-TASKS = {task.name: task for task in (SUN_SHADOW, TWO_SQUARES)}
+TASKS = {task.name: task for task in (SUN_SHADOW, SUN_SHADOW_CLIP, TWO_SQUARES)}
 
 
 def get_task(name: str) -> RuleTask:
@@ -164,19 +176,25 @@ def _check_nodes(task: RuleTask, nodes) -> tuple[int, ...]:
     return tuple(check_count("nodes", m) for m in nodes)
 
 
-def quadrature_mixture(task: RuleTask, nodes=None, noise: float = NOISE) -> GaussianMixture:
-    """The midpoint-rule GaussianMixture of the parametric form, `nodes` cells per interval
-    (an int for every free parameter, one per parameter, or None for task.nodes)."""
-    if not noise > 0:
-        raise ValueError(f"noise: must be positive, got {noise}")
+def quadrature_nodes(task: RuleTask, nodes=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(theta~ (m, #free), weights (m,)): the cell midpoints of `nodes` cells per interval (an int
+    for every free parameter, one per parameter, or None for task.nodes) and their probabilities."""
     grids = [
         _cells(intervals, m)[:2] for intervals, m in zip(task.free, _check_nodes(task, nodes), strict=True)
     ]
     theta = torch.cartesian_prod(*[g[0] for g in grids]).reshape(-1, len(grids))
     weights = torch.cartesian_prod(*[g[1] for g in grids]).reshape(-1, len(grids)).prod(dim=1)
+    return theta, weights / weights.sum()
+
+
+def quadrature_mixture(task: RuleTask, nodes=None, noise: float = NOISE) -> GaussianMixture:
+    """The midpoint-rule GaussianMixture of the parametric form (nodes as in `quadrature_nodes`)."""
+    if not noise > 0:
+        raise ValueError(f"noise: must be positive, got {noise}")
+    theta, weights = quadrature_nodes(task, nodes)
     means = task.to_parametric(task.geometry(theta))
     variances = torch.full((means.shape[0],), noise**2, dtype=DTYPE)
-    return GaussianMixture(weights / weights.sum(), means, variances, task.patch_sizes)
+    return GaussianMixture(weights, means, variances, task.patch_sizes)
 
 
 def snap(task: RuleTask, theta: torch.Tensor, nodes) -> torch.Tensor:

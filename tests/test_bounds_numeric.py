@@ -7,22 +7,19 @@ import pytest
 import torch
 
 from bounds.chen import CHEN
-from bounds.constants import (
-    grid_constants,
-    grid_kappa,
-    kl_to_gaussian,
-    lipschitz,
-    lipschitz_profile,
-    second_moment,
-)
+from bounds.constants import grid_constants, grid_kappa
 from bounds.fit import fit_constant, ratios
-from synthetic.gaussian_mixture import GaussianMixture
+from synthetic import GaussianMixture, MarkovChainMixture
+from verify.metrics.constants import hessian, kl_to_gaussian, lipschitz, lipschitz_profile, second_moment
 
 TIMES = [0.0, 0.05, 0.3, 1.0, 2.5]
 
 
 class ScoreOnly:
-    """The protocol without the closed-form extras (`hessian`, `second_moment`, `means`)."""
+    """The protocol without the closed-form extras: no Hessian, moments or component means."""
+
+    has_hessian = has_moments = False
+    component_means = None
 
     def __init__(self, dist):
         self.dist, self.dim = dist, dist.dim
@@ -45,6 +42,7 @@ def _closed_form_lipschitz(cov, t):
     return 1.0 / float(torch.linalg.eigvalsh(c).min())
 
 
+@pytest.mark.oracle
 def test_gaussian_lipschitz_profile_is_the_closed_form():
     dist, cov = _gaussian()
     profile = lipschitz_profile(dist, TIMES, n=64, generator=torch.Generator().manual_seed(0))
@@ -53,6 +51,7 @@ def test_gaussian_lipschitz_profile_is_the_closed_form():
     assert profile.sup == pytest.approx(max(expected), rel=1e-10)
 
 
+@pytest.mark.oracle
 def test_autograd_hessian_matches_closed_form():
     dist, cov = _gaussian()
     measured = lipschitz(ScoreOnly(dist), 0.3, n=16, generator=torch.Generator().manual_seed(1))
@@ -72,6 +71,7 @@ def _brute_force_lipschitz(t):
     return float(np.abs(-1.0 / c + w * (1 - w) * (6 * a / c) ** 2).max())
 
 
+@pytest.mark.oracle
 def test_math_md_two_mode_lipschitz_values():
     times = [0.0, 0.1, 1.0, 2.0]
     profile = lipschitz_profile(_two_modes(), times, n=4096, generator=torch.Generator().manual_seed(2))
@@ -91,6 +91,7 @@ def test_chen_refuses_the_step_condition_on_separated_modes():
         CHEN.evaluate(**values)
 
 
+@pytest.mark.oracle
 def test_second_moment_exact_and_monte_carlo_agree():
     dist = GaussianMixture([0.3, 0.7], [[1.0, -2.0], [0.5, 3.0]], [[0.5, 0.2], [1.0, 0.1]])
     exact = second_moment(dist)
@@ -106,6 +107,7 @@ def _gaussian_kl_to_standard(mean, cov):
     return 0.5 * (np.trace(cov) + mean @ mean - d - np.linalg.slogdet(cov)[1])
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("t", [0.0, 0.7])
 def test_kl_to_gaussian_matches_closed_form(t):
     dist, cov = _gaussian()
@@ -135,3 +137,13 @@ def test_fit_recovers_a_planted_constant():
     np.testing.assert_allclose(ratios(2 * shape, shape), 2.0)
     with pytest.raises(ValueError, match="measured"):
         fit_constant([1.0, -1.0], [1.0, 1.0])
+
+
+def test_hessian_by_autograd_equals_the_declared_closed_form():
+    """A Markov chain declares no Hessian (autograd of its score); its enumerated mixture does."""
+    chain = MarkovChainMixture([0.4, 0.6], [[0.7, 0.3], [0.2, 0.8]], [[1.0], [-1.5]], [[[0.3]], [[0.5]]], 2)
+    mixture = chain.to_mixture()
+    assert not chain.has_hessian and mixture.has_hessian
+    x = chain.sample(8, 0.2, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(hessian(chain, x, 0.2), hessian(mixture, x, 0.2), rtol=1e-10, atol=1e-10)
+    assert lipschitz(chain, 0.2, n=64, generator=torch.Generator().manual_seed(8)) > 0

@@ -15,6 +15,7 @@ import verify.experiments as experiments
 from verify import run_all, runner
 from verify.dask_executor import INSTALL_HINT, DaskExecutor
 from verify.executor import LocalExecutor
+from verify.records import INTEGRITY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,8 @@ def _run(out, executor, profile="quick", log=lambda *_: None):
 
 
 def _without_elapsed(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k != "elapsed_s"}
+    """A record or cell without its wall time (and the integrity digest that covers it)."""
+    return {k: v for k, v in record.items() if k not in ("elapsed_s", INTEGRITY)}
 
 
 def _cells_on_disk(out) -> dict:
@@ -105,6 +107,8 @@ def test_cli_rejects_scheduler_without_dask_and_jobs_with_dask(capsys):
     assert "--jobs" in capsys.readouterr().err
     with pytest.raises(ValueError, match="retries"):
         DaskExecutor(retries=-1)
+    with pytest.raises(ValueError, match="--scheduler: must be"):
+        DaskExecutor("tcp://host-without-port")
 
 
 def test_own_local_cluster_gives_the_local_executor_records(registered, tmp_path):

@@ -3,6 +3,7 @@ valid (the AR target law p_AR it builds is tested in tests/test_gaussian_law.py)
 
 import pytest
 
+from figures import render
 from verify.experiments import bound_hierarchy_ar as experiment
 
 SMALL = experiment.Config(
@@ -37,10 +38,11 @@ def test_chain_rule_to_round_off_for_gaussians(outcome):
         assert all(g > 0 for g in row["stage_gap"])
 
 
-def test_record_schema_through_the_runner(quick_record):
+def test_record_schema_through_the_runner_and_its_figure(quick_record, tmp_path):
     tiny = experiment.Config(settings=(("chain", "exact"),), steps=(4, 8), draws=50, K=2)
     record = quick_record(experiment, tiny)
     assert all(c["holds"] for c in record["checks"])
+    assert render(record, tmp_path / "figures") == [f"figures/{experiment.NAME}.{x}" for x in ("png", "pdf")]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ import pytest
 import torch
 from scipy import integrate, stats
 
+from figures import render
 from verify.experiments import bound_hierarchy_ddpm as experiment
+from verify.hierarchy import make_grid
 
 SMALL = experiment.Config(
     settings=(("gauss8", "perturbed"), ("mixture2", "perturbed"), ("gauss2", "learned")),
@@ -41,7 +43,7 @@ def test_exact_gaussian_gap_against_scipy_in_one_dimension():
     target = GaussianMixture([1.0], [[2.0]], [[[0.25]]])
     config = experiment.Config(settings=(("gauss2", "perturbed"),), steps=(4, 8), perturbation=0.3)
     score, affine = experiment.build_score(target, "perturbed", config, 0, "cpu")
-    grid = experiment.make_grid("uniform", 3.0, 40, 0.01)
+    grid = make_grid("uniform", 3.0, 40, 0.01)
     gap = experiment.exact_gap(target, score, affine, grid, config)
     # the sampler law by hand: scalar mean/variance recursion with s(y, t) = -(y - a m)/C + 0.3
     mean, var = 0.0, 1.0
@@ -66,10 +68,11 @@ def test_fitted_constant_recovers_a_known_scale():
     assert math.isnan(experiment.fitted_form([1.0, -1.0], [1.0, 1.0])["C"])
 
 
-def test_record_schema_through_the_runner(quick_record):
+def test_record_schema_through_the_runner_and_its_figure(quick_record, tmp_path):
     tiny = experiment.Config(settings=(("gauss2", "exact"),), steps=(4, 8), draws=50)
     record = quick_record(experiment, tiny)
     assert all(c["holds"] for c in record["checks"])
+    assert render(record, tmp_path / "figures") == [f"figures/{experiment.NAME}.{x}" for x in ("png", "pdf")]
 
 
 @pytest.mark.parametrize(
@@ -92,6 +95,6 @@ def test_config_rejects_bad_fields(field, value):
 
 
 def test_quick_profile_is_valid():
-    assert torch.is_tensor(experiment.make_grid("exponential_linear", 3.0, 8, 0.02))
+    assert torch.is_tensor(make_grid("exponential_linear", 3.0, 8, 0.02))
     for config in experiment.PROFILES.values():
         assert experiment.cells(config, 0)

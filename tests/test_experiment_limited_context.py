@@ -1,4 +1,5 @@
-"""Claim 9 experiment: the exact CMI against a closed form, the quick profile."""
+"""Claim 9 experiment: the exact CMI against a closed form, one horizon for training and
+evaluation, the quick profile."""
 
 import math
 
@@ -7,12 +8,15 @@ import torch
 
 from figures import render
 from verify.experiments import limited_context
-from verify.experiments.limited_context import Config, _exact, observed_chain
+from verify.experiments.limited_context import Config, Params, _exact, observed_chain, run_cell
+from verify.spec import DiffusionSpec
 
 
 def test_cmi_of_first_pair_is_the_bivariate_gaussian_mutual_information():
     """Stage 1 with no window: I(x^1; x^0) = -1/2 log(1 - corr^2)."""
-    config = Config(K=3, windows=(0, 2), N=40, n_mc=2000, steps=0)
+    config = Config(
+        K=3, windows=(0, 2), diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=40), n_mc=2000, steps=0
+    )
     rows = _exact(config, seed=0)["rows"]
     cov = observed_chain(3, config.radius, config.angle).covariances[0]
     corr = cov[0, 1] / torch.sqrt(cov[0, 0] * cov[1, 1])
@@ -28,6 +32,23 @@ def test_config_rejects_bad_fields():
         Config(radius=1.0)
     with pytest.raises(ValueError, match="windows"):
         Config(windows=(-1,))
+    with pytest.raises(ValueError, match="diffusion"):
+        Config(diffusion=6.0)
+
+
+def test_learned_network_trains_on_the_horizon_it_is_evaluated_on(monkeypatch):
+    seen = []
+    real_train = limited_context.train
+
+    def spy(model, dist, config):
+        seen.append(config)
+        return real_train(model, dist, config)
+
+    monkeypatch.setattr(limited_context, "train", spy)
+    spec = DiffusionSpec(T=5.5, delta=2e-3, steps=5)
+    config = Config(K=3, diffusion=spec, steps=2, hidden=8, N_eval=2, n_eval=16, times=(0.1,))
+    run_cell(Params(config, "learned", 0), "cpu")
+    assert [(c.T, c.delta) for c in seen] == [(5.5, 2e-3)]
 
 
 def test_quick_profile_checks_hold_and_record_is_valid(tmp_path, quick_record):

@@ -1,22 +1,32 @@
-"""rule_learning end to end on a tiny config: guaranteed checks hold, record schema is valid."""
+"""rule_learning end to end on a tiny config: guaranteed checks hold, the record is valid, models
+of one trained seed are paired, and the declared comparisons end in verdicts."""
 
 import dataclasses
 
+import numpy as np
+import pytest
+
 from verify.experiments import load
-from verify.records import validate_record
+from verify.experiments.rule_learning import DESIGN, Config, aggregate
+from verify.records import to_jsonable, validate_record, versions
+
+TINY = {
+    "tasks": ("two-squares",),
+    "image_tasks": ("two-squares",),
+    "steps": 5,
+    "image_steps": 3,
+    "sample_steps": 4,
+    "samples": 30,
+    "image_samples": 20,
+    "grid_nodes": 32,
+    "truth_nodes": 40,
+}
 
 
-def test_tiny_config_checks_hold(tmp_path):
+@pytest.mark.slow
+def test_tiny_config_checks_hold():
     experiment = load("rule_learning")
-    config = dataclasses.replace(
-        experiment.profiles["quick"],
-        tasks=("two-squares",),
-        steps=5,
-        image_steps=3,
-        sample_steps=4,
-        samples=20,
-        grid_nodes=32,
-    )
+    config = dataclasses.replace(experiment.profiles["quick"], **TINY)
     cells = experiment.cells(config, 0)
     results = [experiment.run_cell(cell.params, "cpu") for cell in cells]
     outcome = experiment.aggregate(config, results)
@@ -25,15 +35,92 @@ def test_tiny_config_checks_hold(tmp_path):
         "experiment": experiment.name,
         "claim": experiment.claim,
         "profile": "test",
-        "config": dataclasses.asdict(config),
+        "config": to_jsonable(dataclasses.asdict(config)),
         "config_hash": "x",
-        "seeds": [0],
-        "versions": {},
+        "seeds": {"root": 0},
+        "versions": versions("cpu"),
         "metrics": outcome.metrics,
         "checks": outcome.checks,
-        "series": outcome.series,
+        "series": to_jsonable(outcome.series),
         "summary": outcome.summary,
+        "verdicts": outcome.verdicts,
         "elapsed_s": 0.0,
     }
     validate_record(record)
     assert {"measured", "bound"} <= set(outcome.summary)
+    assert "Tweedie" in outcome.series["output"]
+    for group in outcome.series["groups"]:
+        assert group["seeds"] == 2 and 0.0 <= group["detect_rate"] <= 1.0
+
+
+def test_cells_pair_the_models_of_each_seed():
+    config = dataclasses.replace(Config(), **TINY)
+    cells = load("rule_learning").cells(config, 3)
+    by_run = {}
+    for cell in cells:
+        p = cell.params
+        by_run.setdefault((p.task, p.form, p.seed), set()).add(p.model)
+    assert all(set(DESIGN) <= models for models in by_run.values())
+    parametric = {seed for task, form, seed in by_run if form == "parametric"}
+    assert len(parametric) == config.seeds
+
+
+def test_default_profile_declares_the_seed_counts():
+    default = load("rule_learning").profiles["default"]
+    assert default.seeds >= 5 and default.image_seeds >= 3
+    assert load("rule_learning").profiles["full"].samples >= 2000
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("seeds", 1),
+        ("margin", 0.0),
+        ("tasks", ("nope",)),
+        ("image_tasks", ("sun-shadow-clip",)),
+        ("samples", 5),
+    ],
+)
+def test_bad_input_names_the_parameter(field, value):
+    with pytest.raises(ValueError, match=field):
+        Config(**{field: value})
+
+
+def _row(model, seed, total):
+    fit = {"slope": 1.0, "intercept": 0.0, "bias": total / 2, "variance": total / 2, "total": total}
+    return {
+        "task": "sun-shadow",
+        "form": "parametric",
+        "model": model,
+        "seed": seed,
+        "u": [],
+        "v": [],
+        "samples": 10,
+        "detect_rate": 1.0,
+        **fit,
+    }
+
+
+def test_verdicts_use_the_declared_paired_differences():
+    """Hand-made per-seed sum errors: the factorisation effect is the mean over seeds of
+    ((J_T - A_T) + (J_M - A_M)) / 2, the only primary endpoint, at the config's margin."""
+    totals = {
+        "joint-transformer": [0.30, 0.35, 0.32],
+        "ar-transformer": [0.10, 0.12, 0.16],
+        "joint-mlp": [0.50, 0.40, 0.45],
+        "ar-mlp": [0.20, 0.22, 0.21],
+    }
+    results = [_row(m, seed, v) for m, values in totals.items() for seed, v in enumerate(values)]
+    config = Config(tasks=("sun-shadow",), forms=("parametric",))
+    outcome = aggregate(config, results)
+    by_endpoint = {v["endpoint"]: v for v in outcome.verdicts}
+    main = by_endpoint["sun-shadow parametric/factorisation"]
+    t = {m: np.array(v) for m, v in totals.items()}
+    expected = ((t["joint-transformer"] - t["ar-transformer"] + t["joint-mlp"] - t["ar-mlp"]) / 2).mean()
+    assert main["primary"] and main["estimate"] == pytest.approx(expected)
+    assert main["margin"] == config.margin and main["n"] == 3
+    assert [v["endpoint"] for v in outcome.verdicts if v["primary"]] == [
+        "sun-shadow parametric/factorisation"
+    ]
+    paper = by_endpoint["sun-shadow parametric/paper"]
+    assert paper["estimate"] == pytest.approx((t["joint-mlp"] - t["ar-transformer"]).mean())

@@ -52,6 +52,7 @@ def test_patches_follow_parts(product):
     assert product.patch_sizes == (1, 2, 1) and product.dim == 4
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("t", TIMES)
 def test_log_prob_and_score_are_sum_and_concatenation(parts, product, points, t):
     pieces = product.split(points)
@@ -61,6 +62,7 @@ def test_log_prob_and_score_are_sum_and_concatenation(parts, product, points, t)
     torch.testing.assert_close(product.score(points, t), score, atol=1e-12, rtol=0)
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("t", TIMES)
 def test_matches_explicit_product_mixture(parts, product, points, t):
     """OU noise of the product equals the product of noised parts (independent oracle)."""
@@ -88,14 +90,7 @@ def test_conditionals_equal_marginals_whatever_the_prefix(parts, product, points
             )
 
 
-def test_chain_rule(product, points):
-    total = sum(
-        product.conditional_log_prob(k, points[:, lo:hi], points[:, :lo])
-        for k, (lo, hi) in enumerate(itertools.pairwise(product.patch_bounds))
-    )
-    torch.testing.assert_close(total, product.log_prob(points), atol=1e-12, rtol=0)
-
-
+@pytest.mark.oracle
 def test_sample_and_conditional_sample_moments(parts, product, points):
     n = 40_000
     oracle = product_mixture(parts)

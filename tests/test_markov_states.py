@@ -9,15 +9,18 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from scipy.stats import multivariate_normal
+from scipy.stats import multivariate_normal, norm
 
 from synthetic import MarkovChainMixture
 from verify.metrics.markov_states import (
     assign_states,
+    assigned_state_law,
+    confusion_matrix,
     empirical_state_law,
     hidden_state_law,
     sequence_codes,
     state_divergence_bounds,
+    stay_after_switch,
     transition_error,
 )
 
@@ -162,6 +165,75 @@ def test_transition_error_against_exact_value():
         assert runs[0][k].n == 400
 
 
+def test_transition_error_takes_one_reference_per_position():
+    states = hidden_states(TRANSITION, 300, seed=4)
+    references = [TRANSITION, OTHER_TRANSITION]
+    together = transition_error(states, references, 50, torch.Generator().manual_seed(1))
+    for k, reference in enumerate(references, start=1):
+        alone = transition_error(states, reference, 50, torch.Generator().manual_seed(1))
+        assert together[k - 1].value == pytest.approx(alone[k - 1].value, abs=1e-12)
+
+
+def test_confusion_matrix_matches_normal_cdf_of_the_midpoint_cells():
+    """1-D emissions: the nearest mean is mu_a on the interval between the midpoints around mu_a,
+    so M(s, a) = Phi((hi - mu_s) / sd_s) - Phi((lo - mu_s) / sd_s); within 5 standard errors."""
+    means, variances = np.array([0.0, 1.0, 2.5]), np.array([0.3, 0.2, 0.4])
+    edges = np.concatenate([[-np.inf], (means[1:] + means[:-1]) / 2, [np.inf]])
+    exact = norm.cdf((edges[None, 1:] - means[:, None]) / np.sqrt(variances)[:, None]) - norm.cdf(
+        (edges[None, :-1] - means[:, None]) / np.sqrt(variances)[:, None]
+    )
+    confusion, stderr = confusion_matrix(
+        means[:, None], variances[:, None, None], 40000, torch.Generator().manual_seed(0)
+    )
+    assert np.all(np.abs(confusion.numpy() - exact) <= 5 * stderr.numpy() + 1e-12)
+    assert confusion.sum(1).numpy() == pytest.approx(np.ones(3), abs=1e-12)
+
+
+def assigned_path_law(confusion) -> dict:
+    """P(A_1..A_K = a) = sum over hidden paths s of P(s) prod_k M(s_k, a_k), by enumeration."""
+    hidden = path_law(INITIAL, TRANSITION)
+    law = {}
+    for a in itertools.product(range(3), repeat=K):
+        law[a] = sum(
+            p * np.prod([confusion[s_k, a_k] for s_k, a_k in zip(s, a, strict=True)])
+            for s, p in hidden.items()
+        )
+    return law
+
+
+def test_assigned_state_law_matches_enumeration():
+    confusion = np.array([[0.9, 0.07, 0.03], [0.1, 0.85, 0.05], [0.0, 0.2, 0.8]])
+    law = assigned_state_law(INITIAL, TRANSITION, confusion, K)
+    paths = assigned_path_law(confusion)
+    for k, a, b in itertools.product(range(1, K), range(3), range(3)):
+        pair = sum(p for path, p in paths.items() if path[k - 1] == a and path[k] == b)
+        given = sum(p for path, p in paths.items() if path[k - 1] == a)
+        assert float(law.transitions[k - 1, a, b]) == pytest.approx(pair / given, abs=1e-13)
+    switched = sum(p for path, p in paths.items() if path[0] != path[1])  # K = 3: only k = 1
+    stayed = sum(p for path, p in paths.items() if path[0] != path[1] and path[2] == path[1])
+    assert law.stay_after_switch == pytest.approx(stayed / switched, abs=1e-13)
+
+
+def test_identity_confusion_gives_the_hidden_chain():
+    law = assigned_state_law(INITIAL, TRANSITION, np.eye(3), 5)
+    assert torch.allclose(law.transitions, torch.tensor(TRANSITION, dtype=torch.float64).expand(4, 3, 3))
+    sticky = 0.9 * np.eye(3) + 0.1 / 3
+    assert assigned_state_law(INITIAL, sticky, np.eye(3), 5).stay_after_switch == pytest.approx(
+        0.9 + 0.1 / 3, abs=1e-14
+    )
+
+
+def test_stay_after_switch_against_exact_value():
+    """Hidden paths (M = I): over 30 data sets the estimate is unbiased within three standard
+    errors of the mean and the bootstrap standard error matches the spread (within 50%)."""
+    exact = assigned_state_law(INITIAL, TRANSITION, np.eye(3), K).stay_after_switch
+    generator = torch.Generator().manual_seed(0)
+    runs = [stay_after_switch(hidden_states(TRANSITION, 400, 100 + s), 3, 100, generator) for s in range(30)]
+    values = np.array([run.value for run in runs])
+    assert abs(values.mean() - exact) <= 3 * values.std(ddof=1) / np.sqrt(len(values))
+    assert 0.67 < np.mean([run.stderr for run in runs]) / values.std(ddof=1) < 1.5
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -174,6 +246,11 @@ def test_transition_error_against_exact_value():
         (lambda: state_divergence_bounds([0, 1], [1, 0], confidence=2.0), "confidence:"),
         (lambda: hidden_state_law(INITIAL, [[1.0, 0.0], [0.0, 1.0]], K), "transition:"),
         (lambda: transition_error(np.zeros((5, 1), dtype=int), TRANSITION), "states:"),
+        (lambda: transition_error(np.zeros((5, 3), dtype=int), [TRANSITION] * 3), "transition:"),
+        (lambda: stay_after_switch(np.zeros((5, 2), dtype=int), 3), "states:"),
+        (lambda: stay_after_switch(np.zeros((5, 3), dtype=int), 3), "states: too few switches"),
+        (lambda: confusion_matrix(np.zeros((2, 1)), np.ones((3, 1, 1)), 10), "covariances:"),
+        (lambda: assigned_state_law(INITIAL, TRANSITION, np.eye(2), K), "confusion:"),
     ],
 )
 def test_bad_input_raises(call, match):

@@ -9,6 +9,7 @@ from scipy import stats
 from synthetic.rules import (
     NOISE,
     SUN_SHADOW,
+    SUN_SHADOW_CLIP,
     TWO_SQUARES,
     UNIT,
     quadrature_kl_bound,
@@ -20,7 +21,7 @@ from synthetic.rules import (
 N = 40000
 
 
-@pytest.mark.parametrize("task", [SUN_SHADOW, TWO_SQUARES], ids=lambda t: t.name)
+@pytest.mark.parametrize("task", [SUN_SHADOW, SUN_SHADOW_CLIP, TWO_SQUARES], ids=lambda t: t.name)
 def test_moments_match_process(task):
     mixture = quadrature_mixture(task)
     draws = sample_parametric(task, N, torch.Generator().manual_seed(1))
@@ -32,7 +33,7 @@ def test_moments_match_process(task):
     assert ((second.mean(0) - mixture.covariance()).abs() <= 4 * cov_se + 1e-12).all()
 
 
-@pytest.mark.parametrize("task", [SUN_SHADOW, TWO_SQUARES], ids=lambda t: t.name)
+@pytest.mark.parametrize("task", [SUN_SHADOW, SUN_SHADOW_CLIP, TWO_SQUARES], ids=lambda t: t.name)
 def test_rule_residual_distribution_matches_process(task):
     generator = torch.Generator().manual_seed(2)
     mixture = quadrature_mixture(task)
@@ -52,11 +53,24 @@ def test_kl_bound_closed_form_for_linear_rule():
     assert abs(mean - exact) <= 4 * se
 
 
-def test_sun_shadow_process_obeys_rule_exactly():
-    geometry = SUN_SHADOW.geometry(sample_free(SUN_SHADOW, 1000, torch.Generator().manual_seed(4)))
-    u, v = SUN_SHADOW.rule_pair(geometry)
+@pytest.mark.parametrize("task", [SUN_SHADOW, SUN_SHADOW_CLIP], ids=lambda t: t.name)
+def test_sun_shadow_process_obeys_rule_exactly(task):
+    geometry = task.geometry(sample_free(task, 1000, torch.Generator().manual_seed(4)))
+    u, v = task.rule_pair(geometry)
     assert torch.allclose(u, v, atol=1e-14)
     assert (torch.sign(geometry[:, 0]) == -torch.sign(geometry[:, 3])).all()
+
+
+def test_clip_binds_on_half_the_data_only_in_the_variant():
+    """H = clip(2h, 0.6, 0.8) binds iff h < 0.3, probability 1/2 under h ~ U[0.2, 0.4] (binomial
+    band); the original clip(2h, 0.3, 0.8) never binds, so its shadow equals |s|."""
+    n = 20000
+    theta = sample_free(SUN_SHADOW, n, torch.Generator().manual_seed(5))
+    binds = (SUN_SHADOW_CLIP.geometry(theta)[:, 1] != 2 * theta[:, 0]).double().mean().item()
+    assert abs(binds - 0.5) <= 4 * math.sqrt(0.25 / n)
+    original = SUN_SHADOW.geometry(theta)
+    torch.testing.assert_close(original[:, 1], 2 * theta[:, 0])
+    torch.testing.assert_close(original[:, 3].abs(), theta[:, 1].abs())
 
 
 def test_bad_nodes_raise():

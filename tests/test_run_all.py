@@ -1,14 +1,18 @@
 """run_all infrastructure: records, atomic writes, resume by hash, failing cells, CLI errors."""
 
 import json
+import os
+import socket
 import sys
+import time
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 import verify.experiments as experiments
-from verify import run_all, runner
+from verify import __version__, run_all, runner
 from verify.claims import claims_table
 from verify.executor import LocalExecutor
 from verify.experiments import Cell, Experiment, Outcome
@@ -161,12 +165,101 @@ def test_cli_dry_run_and_list(fake, tmp_path, capsys):
     assert not (tmp_path / "fake.json").exists()
 
 
-def test_claims_table_escapes_pipes_inside_cells():
+def _row_record(**changes) -> dict:
     record = {
         "experiment": "x",
         "claim": "I(a; b | c) >= 0",
+        "profile": "default",
+        "seeds": {"root": 0},
+        "versions": {"device": "cpu", "code": "abc", "toolkit": "0.1.0"},
         "summary": {"measured": "max |d| = 0", "bound": ""},
         "checks": [check("c", 0.0, 1.0)],
+        "verdicts": [],
     }
-    row = claims_table([record], {}, {}).splitlines()[2]
-    assert row.count(" | ") == 5  # six columns: no pipe from the text splits a cell
+    return {**record, **changes}
+
+
+def test_claims_table_escapes_pipes_inside_cells():
+    row = next(line for line in claims_table([_row_record()], {}, {}).splitlines() if line.startswith("| x"))
+    assert row.count(" | ") == 6  # seven columns: no pipe from the text splits a cell
+
+
+def test_claims_table_keeps_sanity_checks_apart_from_the_claim_verdict():
+    supported = {"primary": True, "verdict": "supported"}
+    contradicted = {"primary": True, "verdict": "contradicted"}
+    records = [
+        _row_record(experiment="a"),
+        _row_record(
+            experiment="b", checks=[check("c", 2.0, 1.0), check("d", 0.0, 1.0)], verdicts=[supported]
+        ),
+        _row_record(experiment="c", checks=[], verdicts=[supported, contradicted]),
+    ]
+    table = claims_table(records, {"d": ["boom"]}, {})
+    rows = {
+        line.split(" | ")[0][2:]: line.split(" | ") for line in table.splitlines() if line.startswith("| ")
+    }
+    assert rows["experiment"][4:6] == ["sanity checks", "paper's claim"]
+    assert rows["a"][4:6] == ["1/1 hold", "n/a"]
+    assert rows["b"][4:6] == ["NO: 1 of 2 fail", "supported"]
+    assert rows["c"][4:6] == ["none", "unresolved"]
+    assert "| d | | INCOMPLETE: 1 cell(s) failed |" in table
+    assert table.startswith("profile default; root seed 0; device cpu; code abc (toolkit 0.1.0).")
+    assert "smoke test" not in table and "**unresolved**" in table
+
+
+def test_claims_table_stamp_flags_smoke_tests_and_mixed_runs():
+    records = [_row_record(experiment="a", profile="quick"), _row_record(experiment="b")]
+    stamp = claims_table(records, {}, {}).splitlines()[0]
+    assert "profiles MIXED (default, quick)" in stamp and "smoke test, not evidence" in stamp
+
+
+def test_cli_refuses_an_out_that_is_a_file_or_not_writable(fake, tmp_path, capsys):
+    afile = tmp_path / "results.txt"
+    afile.write_text("")
+    cases = [
+        (afile, "--out: must be a folder but names a file"),
+        (afile / "sub", "--out: must be a folder but lies under the file"),
+        (Path("/proc/self"), "is not writable"),
+    ]
+    if os.geteuid() != 0:  # permission bits do not bind root
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        cases.append((locked, "is not writable"))
+    for out, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            run_all.main(["--out", str(out), "--profile", "quick"])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and "Traceback" not in err
+    assert CALLS == []  # refused before any work
+
+
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        ("tcp://localhost", "port in 1..65535"),
+        ("tcp://localhost:99999", "port in 1..65535"),
+        ("http://localhost:8786", "scheme must be one of"),
+        ("", "must be an address"),
+        ("tcp://127.0.0.1:{port}", "nothing answers at 127.0.0.1:{port}"),
+    ],
+)
+def test_cli_refuses_a_malformed_or_unreachable_scheduler_at_once(fake, tmp_path, capsys, address, message):
+    pytest.importorskip("distributed")
+    with socket.socket() as probe:  # a port no one listens on: bound, then closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(SystemExit) as exit_info:
+        run_all.main(["--executor", "dask", "--scheduler", address.format(port=port), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message.format(port=port) in err and "Traceback" not in err
+    assert time.monotonic() - start < 10 and CALLS == []
+
+
+def test_cli_version_and_defaults_in_help(capsys):
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--version"])
+    assert __version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--help"])
+    assert "(default: default)" in capsys.readouterr().out

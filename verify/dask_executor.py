@@ -12,13 +12,49 @@ the rest of the toolkit imports without it.
 from __future__ import annotations
 
 import os
+import socket
 import traceback
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from verify.executor import execute
 from verify.experiments import Cell
 
 INSTALL_HINT = 'pip install -e ".[distributed]"'
+SCHEMES = ("tcp", "tls", "ws", "wss")
+CONNECT_TIMEOUT_S = 5.0
+
+
+def parse_address(address) -> tuple[str, str, int]:
+    """(scheme, host, port) of a scheduler address "[tcp|tls|ws|wss://]host:port", else ValueError
+    "--scheduler: reason, got X"."""
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"--scheduler: must be an address such as tcp://host:8786, got {address!r}")
+    text = address if "://" in address else f"tcp://{address}"
+    parts = urlsplit(text)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(f"--scheduler: scheme must be one of {SCHEMES}, got {address!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None or parts.path not in ("", "/") or parts.query:
+        raise ValueError(
+            f"--scheduler: must be [scheme://]host:port with a port in 1..65535, got {address!r}"
+        )
+    return parts.scheme, parts.hostname, port
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """ValueError in one line unless a TCP connection to the scheduler opens within `timeout` s."""
+    _, host, port = parse_address(address)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else error.strerror or str(error)
+        raise ValueError(
+            f"--scheduler: nothing answers at {host}:{port} within {timeout:g} s ({reason}), got {address!r}"
+        ) from None
 
 
 def require_distributed():
@@ -52,8 +88,8 @@ class DaskExecutor:
     """
 
     def __init__(self, address: str | None = None, retries: int = 2):
-        if address is not None and (not isinstance(address, str) or not address):
-            raise ValueError(f"address: must be a non-empty scheduler address, got {address!r}")
+        if address is not None:
+            parse_address(address)
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries: must be a non-negative integer, got {retries!r}")
         self.address = address
@@ -62,7 +98,7 @@ class DaskExecutor:
     def _connect(self, distributed):
         """(client, cluster or None): the cluster is ours to close only when we started it."""
         if self.address is not None:
-            return distributed.Client(self.address), None
+            return distributed.Client(self.address, timeout=f"{CONNECT_TIMEOUT_S}s"), None
         cluster = distributed.LocalCluster(
             n_workers=os.cpu_count() or 1,
             threads_per_worker=1,

@@ -43,8 +43,18 @@ def validate_stages(grids, num_stages: int) -> list[torch.Tensor]:
     return [validate(g, f"grids[{k}]") for k, g in enumerate(grids)]
 
 
+def _real(name: str, value) -> float:
+    """A real number as float; ValueError naming it for None, strings, tensors of several values."""
+    if isinstance(value, (bool, str)) or value is None:
+        raise ValueError(f"{name}: must be a real number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name}: must be a real number, got {value!r}") from None
+
+
 def _check_ends(T, delta) -> tuple[float, float]:
-    T, delta = float(T), float(delta)
+    T, delta = _real("T", T), _real("delta", delta)
     if not math.isfinite(delta) or delta < 0:
         raise ValueError(f"delta: must be a finite time >= 0, got {delta}")
     if not math.isfinite(T) or T <= delta:
@@ -52,10 +62,18 @@ def _check_ends(T, delta) -> tuple[float, float]:
     return T, delta
 
 
+def _check_steps(N) -> int:
+    """N as a positive int; ValueError naming N for anything else (NaN, inf, strings, None included)."""
+    try:
+        return check_count("N", N)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"N: must be a positive integer (number of steps), got {N!r}") from None
+
+
 def uniform(T: float, N: int, delta: float = 0.0) -> torch.Tensor:
     """t_j = T - j (T - delta) / N, j = 0..N."""
     T, delta = _check_ends(T, delta)
-    N = check_count("N", N)
+    N = _check_steps(N)
     grid = T - (T - delta) * torch.arange(N + 1, dtype=DTYPE) / N
     grid[-1] = delta
     return validate(grid)
@@ -72,7 +90,7 @@ def exponential_linear(T: float, N: int, delta: float) -> torch.Tensor:
     every step uses the same kappa; the switch time T - N1 kappa lies near 1 (a few kappa away at
     most in practice)."""
     T, delta = _check_ends(T, delta)
-    N = check_count("N", N)
+    N = _check_steps(N)
     if delta == 0:
         raise ValueError("delta: must be > 0 here (geometric steps never reach 0)")
     n1 = _linear_steps(T, N, delta)

@@ -2,32 +2,62 @@
 
 Cells run in local processes (`--jobs N`) or on Dask (`--executor dask [--scheduler ADDRESS]`).
 
-Writes DIR/<experiment>.json, DIR/manifest.json, DIR/figures/*.png|pdf and DIR/claims.md, then
-prints the claims table. A rerun skips experiments (and cells) whose config hash already has a
-complete record; Ctrl-C keeps everything finished.
+Writes DIR/<experiment>.json, DIR/manifest.json, DIR/figures/*.png|pdf and DIR/claims.md, logs
+progress on stderr, then prints the claims table on stdout (built from every record in DIR). A
+rerun skips experiments (and cells) whose config, seed, device and code already have a complete
+record, repairs missing figures and manifest entries, and sets corrupt files aside; Ctrl-C or
+kill keeps everything finished; two runs on one folder share the work.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from verify import __version__
 from verify.experiments import PROFILES, available
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and every option's default in --help."""
+
+
+def check_out(out: Path) -> None:
+    """ValueError "--out: reason, got X" unless `out` is (or can be made as) a writable folder."""
+    existing = out
+    while not existing.exists():
+        if existing.is_symlink() or existing == existing.parent:
+            raise ValueError(f"--out: cannot be created (a dangling link or no existing parent), got {out}")
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "names a file" if existing == out else f"lies under the file {existing}"
+        raise ValueError(f"--out: must be a folder but {what}, got {out}")
+    try:  # the real test of writability (permission bits do not bind root, read-only mounts bind all)
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        raise ValueError(f"--out: {existing} is not writable ({error.strerror}), got {out}") from None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m verify.run_all",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
-    parser.add_argument("--profile", choices=PROFILES, default="default")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help="quick: a smoke test of the pipeline, not evidence; default: the evidence on a CPU; "
+        "full: paper scale (one GPU)",
+    )
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where cells compute")
+    parser.add_argument("--seed", type=int, default=0, help="root seed")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for independent cells")
     parser.add_argument(
         "--executor",
@@ -44,6 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="recompute even complete records")
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
     known = available()
     if args.only:
@@ -59,17 +90,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.executor == "dask":
         if args.jobs != 1:
             parser.error("--jobs: applies to --executor local; a Dask cluster has its own workers")
-        from verify.dask_executor import require_distributed
+        from verify.dask_executor import check_reachable, require_distributed
 
         try:
             require_distributed()
         except ImportError as error:
             parser.error(str(error))
+        if args.scheduler is not None and not args.list:
+            try:
+                check_reachable(args.scheduler)
+            except ValueError as error:
+                parser.error(str(error))
     if args.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             parser.error("--device cuda: torch.cuda.is_available() is false on this machine")
+    if not args.list:
+        try:
+            check_out(args.out)
+        except ValueError as error:
+            parser.error(str(error))
     args.names = args.only or known
     return args
 
@@ -102,8 +143,11 @@ def main(argv=None) -> int:
     items = runner.plan(args.names, args.profile, args.seed, args.device, args.out, args.force)
     todo = [item for item in items if not item.done]
     estimate = sum(item.experiment.estimated_s[args.profile] for item in todo)
+    from verify.records import code_digest
+
     print(
-        f"profile {args.profile}, seed {args.seed}, device {args.device}, out {args.out}: "
+        f"profile {args.profile}, seed {args.seed}, device {args.device}, code {code_digest()}, "
+        f"out {args.out}: "
         f"{len(todo)} of {len(items)} experiments to run, estimated {estimate:.0f} s "
         f"on a 2-core CPU with --jobs 1"
     )
@@ -114,6 +158,9 @@ def main(argv=None) -> int:
         return 0
 
     from figures import render
+
+    def log(line: str) -> None:  # progress on stderr, results on stdout
+        print(line, file=sys.stderr, flush=True)
 
     start = time.perf_counter()
     try:
@@ -126,15 +173,21 @@ def main(argv=None) -> int:
             executor=make_executor(args),
             force=args.force,
             draw=render,
+            log=log,
         )
     except KeyboardInterrupt:
-        print("\nInterrupted: every finished cell and record is kept; rerun to resume.")
+        log("\nInterrupted: every finished cell and record is kept; rerun to resume.")
         return 130
     print(f"\nwall time {time.perf_counter() - start:.1f} s\n")
-    print(runner.write_claims(args.out, records, failures))
+    print(runner.write_claims(args.out, records, failures, log))
     broken = [c["name"] for r in records for c in r["checks"] if not c["holds"]]
-    if failures or broken:
-        print(f"\n{len(failures)} experiment(s) incomplete, {len(broken)} guaranteed check(s) failed")
+    entries = runner.read_manifest(args.out, log)["experiments"]
+    undrawn = [name for name, entry in entries.items() if entry.get("figure_failed")]
+    if failures or broken or undrawn:
+        print(
+            f"\n{len(failures)} experiment(s) incomplete, {len(broken)} guaranteed check(s) failed, "
+            f"{len(undrawn)} figure(s) failed to draw {undrawn or ''}"
+        )
         return 1
     return 0
 

@@ -29,6 +29,7 @@ MODULES = (
     "markov_sequences",
     "limited_context",
     "rule_learning",
+    "prefix_leakage",
 )
 
 

@@ -15,7 +15,6 @@ holds within the grid error).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -34,13 +33,16 @@ from verify.exact import (
     grid_sampler_law,
 )
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
-from verify.experiments.bound_hierarchy_ddpm import (
+from verify.hierarchy import (
     LEVELS,
     SweepConfig,
     bound_values,
     hierarchy_checks,
     make_grid,
+    quarter_turn,
     richardson_pair,
+    sign_vector,
+    sweep_cells,
 )
 from verify.metrics.gaussian import gaussian_expected_conditional_kl, gaussian_kl
 from verify.metrics.girsanov import girsanov_bound_ar
@@ -52,6 +54,7 @@ NAME = "bound_hierarchy_ar"
 TARGETS = ("chain", "pair")
 SCORES = ("exact", "perturbed")
 CHAIN_RULE_TOLERANCE = 1e-8  # Gaussian case: the identity up to float64 round-off
+BOUNDS = tuple(f"{level}{suffix}" for level in LEVELS[1:] for suffix in ("", "_se"))  # series keys
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,9 @@ def build_score(target: Distribution, kind: str, config: Config):
     if kind == "exact":
         return exact, target.conditional_affine_score if gaussian else None
     if gaussian:
-        signs = torch.tensor([(-1.0) ** i for i in range(target.dim)], dtype=torch.float64)
-        score = Bias(exact, config.perturbation * signs / math.sqrt(target.dim), sizes)
+        score = Bias(exact, sign_vector(target.dim, config.perturbation), sizes)
         return score, lambda k, t: score.conditional_affine(k, *target.conditional_affine_score(k, t), t)
-    rotation = torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)
-    return RotationField(exact, rotation, config.perturbation, sizes), None
+    return RotationField(exact, quarter_turn(), config.perturbation, sizes), None
 
 
 def gaussian_stage_gaps(target, affine, grid, scheme: str) -> dict:
@@ -166,10 +167,7 @@ def grid_stage_gaps(target, score, grid, config: Config) -> dict:
 
 
 def cells(config: Config, seed: int) -> list[Cell]:
-    return [
-        Cell(NAME, f"{target}-{score}", Params(target, score, config, seed * 1000 + i))
-        for i, (target, score) in enumerate(config.settings)
-    ]
+    return sweep_cells(NAME, Params, config, seed)
 
 
 def run_cell(params: Params, device: str) -> dict:
@@ -250,15 +248,9 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 "patch_sizes": result["patch_sizes"],
                 "stage_gap": [r["stage_gap"] for r in rows],
                 "stage_gap_err": [r["stage_gap_err"] for r in rows],
-                "joint": {
-                    key: [r["joint"][key] for r in rows]
-                    for key in ("gap", "gap_err", *(f"{lv}{sfx}" for lv in LEVELS[1:] for sfx in ("", "_se")))
-                },
+                "joint": {key: [r["joint"][key] for r in rows] for key in ("gap", "gap_err", *BOUNDS)},
                 "stages": [
-                    {
-                        key: [r["stages"][k][key] for r in rows]
-                        for key in ("chain_path_kl", "girsanov", "split")
-                    }
+                    {key: [r["stages"][k][key] for r in rows] for key in BOUNDS}
                     for k in range(len(result["patch_sizes"]))
                 ],
             }

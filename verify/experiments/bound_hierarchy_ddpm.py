@@ -28,86 +28,32 @@ from bounds.chen import CHEN
 from bounds.constants import grid_constants, kl_to_gaussian, lipschitz, second_moment
 from bounds.core import subs_by_name
 from bounds.fit import fit_constant
-from bounds.hierarchy import LINKS
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.presets import anisotropic_2d, gaussian_chain
-from verify import grids
-from verify.exact import gaussian_sampler_law, grid_divergences, grid_sampler_law, richardson
+from verify.exact import gaussian_sampler_law, grid_divergences, grid_sampler_law
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
+from verify.hierarchy import (
+    LEVELS,
+    SweepConfig,
+    bound_values,
+    hierarchy_checks,
+    make_grid,
+    quarter_turn,
+    richardson_pair,
+    sign_vector,
+    sweep_cells,
+)
 from verify.metrics.gaussian import gaussian_kl, gaussian_tv_bounds
-from verify.metrics.girsanov import GIRSANOV_SCHEMES, girsanov_bound
+from verify.metrics.girsanov import girsanov_bound
 from verify.metrics.path_kl import chain_path_kl
 from verify.models import as_score, build_model
-from verify.records import check, metric
+from verify.records import metric
 from verify.samplers.perturb import Bias, RotationField
 from verify.train import TrainConfig, train
 
 NAME = "bound_hierarchy_ddpm"
 TARGETS = ("gauss2", "gauss8", "gauss32", "mixture2")
 SCORES = ("exact", "perturbed", "learned")
-GRIDS = ("exponential_linear", "uniform")
-LEVELS = ("gap", "chain_path_kl", "girsanov", "split")
-SIGMAS = 4.0  # check margins: SIGMAS combined standard errors, plus quadrature / grid errors
-
-
-def _positive_float(name: str, value) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: must be a finite positive number, got {value!r}")
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """What every hierarchy sweep shares. settings: (target, score) pairs; steps: the N sweep;
-    draws: Monte Carlo draws per bound; sub_steps: Simpson intervals per step (Girsanov);
-    grid_nodes: two grid resolutions (Richardson) for the d <= 2 grid law on [-box, box]^d;
-    perturbation: size of the score error field. Subclasses name their TARGETS and SCORES."""
-
-    TARGETS: ClassVar[tuple[str, ...]] = ()
-    SCORES: ClassVar[tuple[str, ...]] = ()
-
-    settings: tuple[tuple[str, str], ...]
-    steps: tuple[int, ...]
-    grid: str = "exponential_linear"
-    scheme: str = "ei"
-    T: float = 3.0
-    delta: float = 0.02
-    draws: int = 2000
-    sub_steps: int = 8
-    grid_nodes: tuple[int, int] = (96, 192)
-    box: float = 7.0
-    perturbation: float = 0.3
-
-    def __post_init__(self):
-        if not self.settings:
-            raise ValueError("settings: need at least one (target, score) pair")
-        for target, score in self.settings:
-            if target not in self.TARGETS:
-                raise ValueError(f"settings: unknown target {target!r}; known: {self.TARGETS}")
-            if score not in self.SCORES:
-                raise ValueError(f"settings: unknown score {score!r}; known: {self.SCORES}")
-        if len(set(self.settings)) != len(self.settings):
-            raise ValueError("settings: pairs must be distinct")
-        if len(self.steps) < 2 or len(set(self.steps)) != len(self.steps):
-            raise ValueError(f"steps: need at least two distinct N (to fit C), got {self.steps}")
-        for n in self.steps:
-            check_positive_int("steps", n)
-        if self.grid not in GRIDS:
-            raise ValueError(f"grid: must be one of {GRIDS}, got {self.grid!r}")
-        if self.scheme not in GIRSANOV_SCHEMES:
-            raise ValueError(f"scheme: must be one of {GIRSANOV_SCHEMES} (Girsanov), got {self.scheme!r}")
-        for name in ("T", "delta", "box", "perturbation"):
-            _positive_float(name, getattr(self, name))
-        if self.delta >= self.T:
-            raise ValueError(f"delta: must be below T ({self.T}), got {self.delta}")
-        for name in ("draws", "sub_steps"):
-            check_positive_int(name, getattr(self, name))
-        if self.draws < 2:
-            raise ValueError(f"draws: need at least 2 for a standard error, got {self.draws}")
-        if self.sub_steps % 4:
-            raise ValueError(f"sub_steps: must be a multiple of 4, got {self.sub_steps}")
-        low, high = self.grid_nodes
-        if not (isinstance(low, int) and isinstance(high, int) and 8 <= low < high):
-            raise ValueError(f"grid_nodes: need two increasing resolutions >= 8, got {self.grid_nodes}")
 
 
 @dataclass(frozen=True)
@@ -145,12 +91,6 @@ def build_target(name: str):
     return gaussian_chain(K=int(name[len("gauss") :]) // 2, p=2, rho=0.5, seed=1).gaussian
 
 
-def _sign_vector(dim: int, size: float) -> torch.Tensor:
-    """b_i = size (-1)^i / sqrt(d): a bias of norm `size` in every dimension."""
-    signs = torch.tensor([(-1.0) ** i for i in range(dim)], dtype=torch.float64)
-    return size * signs / math.sqrt(dim)
-
-
 def build_score(target, kind: str, config: Config, seed: int, device: str):
     """(score callable, affine(t) -> (A, c) or None when the score is not affine)."""
     if kind == "exact":
@@ -158,10 +98,9 @@ def build_score(target, kind: str, config: Config, seed: int, device: str):
         return target.score, affine
     if kind == "perturbed":
         if target.num_components == 1:
-            score = Bias(target.score, _sign_vector(target.dim, config.perturbation))
+            score = Bias(target.score, sign_vector(target.dim, config.perturbation))
             return score, lambda t: score.affine(*target.affine_score(t), t)
-        rotation = torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)
-        return RotationField(target.score, rotation, config.perturbation), None
+        return RotationField(target.score, quarter_turn(), config.perturbation), None
     model = build_model("mlp", target.dim, seed=seed, hidden=config.hidden).double()
     settings = TrainConfig(
         steps=config.train_steps,
@@ -176,19 +115,7 @@ def build_score(target, kind: str, config: Config, seed: int, device: str):
     return as_score(train(model, target, settings).ema), None
 
 
-def make_grid(kind: str, T: float, N: int, delta: float) -> torch.Tensor:
-    return (
-        grids.exponential_linear(T, N, delta) if kind == "exponential_linear" else grids.uniform(T, N, delta)
-    )
-
-
 # ----- the exact gap -------------------------------------------------------------------------------
-
-
-def richardson_pair(values, dxs) -> tuple[float, float]:
-    """Extrapolated value and its error estimate |extrapolated - finest|."""
-    value = richardson(values[0], values[1], dxs[0], dxs[1])
-    return value, abs(value - values[1])
 
 
 def grid_gap(law_at, log_prob, nodes) -> dict:
@@ -234,43 +161,6 @@ def exact_gap(target, score, affine, grid, config: SweepConfig) -> dict:
     }
 
 
-def bound_values(chain, girsanov) -> dict:
-    """The Monte Carlo levels of the hierarchy with their standard and quadrature errors."""
-    return {
-        "chain_path_kl": chain.total.value,
-        "chain_path_kl_se": chain.total.stderr,
-        "girsanov": girsanov.bound.value,
-        "girsanov_se": girsanov.bound.stderr,
-        "girsanov_quad": girsanov.quadrature_error,
-        "split": girsanov.split.value,
-        "split_se": girsanov.split.stderr,
-        "split_quad": girsanov.split_quadrature_error,
-        "kl_T": girsanov.initial.value,
-        "eps_score2": girsanov.eps_score2.value,
-        "eps_score2_se": girsanov.eps_score2.stderr,
-        "d_disc": girsanov.d_disc.value,
-    }
-
-
-def hierarchy_checks(label: str, row: dict) -> list[dict]:
-    """gap <= chain <= Girsanov <= split from one row of measured levels (bound_values plus gap,
-    gap_err): margins SIGMAS combined standard errors plus the grid and quadrature error estimates.
-    Girsanov <= split holds draw by draw (same draws, positive quadrature weights): margin 0.
-    A NaN gap (unavailable) gives no first check."""
-    margins = {
-        "chain_path_kl": SIGMAS * row["chain_path_kl_se"] + row.get("gap_err", 0.0),
-        "girsanov": SIGMAS * math.hypot(row["chain_path_kl_se"], row["girsanov_se"]) + row["girsanov_quad"],
-        "split": 0.0,
-    }
-    out = []
-    for link in LINKS:
-        lhs = row.get(link.lhs, math.nan)
-        if link.lhs == "gap" and not math.isfinite(lhs):
-            continue
-        out.append(check(f"{label}: {link.lhs} <= {link.rhs}", lhs, row[link.rhs], "<=", margins[link.rhs]))
-    return out
-
-
 # ----- published scaling forms ---------------------------------------------------------------------
 
 
@@ -308,10 +198,7 @@ def target_constants(target, delta: float, generator) -> dict:
 
 
 def cells(config: Config, seed: int) -> list[Cell]:
-    return [
-        Cell(NAME, f"{target}-{score}", Params(target, score, config, seed * 1000 + i))
-        for i, (target, score) in enumerate(config.settings)
-    ]
+    return sweep_cells(NAME, Params, config, seed)
 
 
 def run_cell(params: Params, device: str) -> dict:

@@ -1,16 +1,26 @@
-"""Claim 6: NFE and wall time of AR-DM versus DDPM as the number of patches K grows.
+"""Claim 6: AR-DM's sampling cost (NFE and wall time) relative to DDPM's, as K grows at fixed d,
+with the step counts of the best allocation and AR-DM networks in the forms they are deployed.
 
-Data: `synthetic.presets.gaussian_chain(K, p, rho)` at fixed d = K p, p = d / K. Two budgets:
-- equal steps per stage: DDPM runs N steps on R^d, AR-DM N steps per stage, NFE = K N;
-- equal total KL target eps^2: the step counts that `verify.experiments.complexity` finds with
-  exact scores (DDPM: KL(q_delta || p^) <= eps^2; AR-DM: each stage's expected KL <= eps^2 / K,
-  so KL(p_AR,delta || p^_AR) <= eps^2), NFE = sum_k N_k.
-Two scores, both timed with the same step counts: the exact (closed-form) score, and a network
-score (DDPM: ScoreMLP on R^d; AR-DM: ConditionalScoreMLP with a matched parameter count). The
-networks are untrained: a forward pass costs the same whatever the weights, and only cost is
-measured here. Wall times (n samples, `verify.bench.timing.wall_times`: best of `inner` calls,
-`repeats` times for a spread) are research measurements; the NFE identities (score calls counted
-by a wrapper = sum of per-stage grid steps = the sampler's reported NFE) are checks.
+Data: `synthetic.presets.gaussian_chain(K, d / K, rho)`. Step counts (`verify.cost.Problem`,
+exact): DDPM's smallest N with KL(q_delta || p^_N) <= eps^2 and AR-DM's best allocation N_k with
+sum_k f_k(N_k) <= eps^2, on the horizons T and T_k of `bounds.ardm`.
+
+Networks (untrained: a forward pass costs the same whatever the weights, and only cost is measured
+here). DDPM: `ScoreMLP` on R^d (P parameters, M multiply-accumulates per sample and call). AR-DM:
+- equal-mlp: one `ConditionalScoreMLP` for all stages, P parameters (so about M per call);
+- patch-context: `PatchContextScore`, a context encoder run once per stage and one patch-sized
+  denoiser per stage run at every step, P parameters in total;
+- patch-context-flops: the same form with each denoiser's per-call cost matched to M instead;
+- transformer-cached: `CausalTransformerScore` (backbone width hidden / 4, head width chosen for P
+  parameters in total), the prefix's keys and values cached across stages (one new token per
+  stage) and only the head run at every step.
+Staged forms sample through `verify.models.staged.StagedScore`.
+
+Wall time: `samples` draws per run on `device`; every round times DDPM and each form once in turn
+(`verify.timing.interleaved_times`), `repeats` rounds; the ratio of round r is AR time / DDPM time.
+Verdict ("only moderately larger"), declared in the config: per round and form, the log-log slope b
+of the time ratio against K (`verify.cost.moderate_growth`, primary for the forms matched in total
+parameters). NFE identities (counted calls = sum of grid steps; contexts = K) are checks.
 """
 
 from __future__ import annotations
@@ -20,284 +30,320 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import stats
 
-from bounds.ardm import stage_t
-from verify.bench.timing import wall_times
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int
-from verify.experiments.complexity import Problem
+from verify.cost import Problem, loglog_slope, moderate_growth
+from verify.experiments import Cell, Experiment, Outcome, check_positive_int, check_positive_ints
 from verify.grids import exponential_linear
-from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
+from verify.models import (
+    CausalTransformerScore,
+    ConditionalScoreMLP,
+    ScoreMLP,
+    as_conditional_score,
+    as_score,
+    count_parameters,
+)
+from verify.models.patch_context import PatchContextScore
+from verify.models.staged import StagedScore, linear_macs, match_width
 from verify.records import check, metric
 from verify.samplers import sample, sample_ar
+from verify.timing import interleaved_times, synchronised
+from verify.verdicts import decide, describe, overall
 
 NAME = "inference_cost"
-CLAIM = "AR-DM's sampling cost (NFE and wall time) grows proportionally to K relative to DDPM's"
-BUDGETS = ("equal_steps", "equal_kl")
-SCORES = ("exact", "network")
-MODELS = ("ddpm", "ar")
+CLAIM = (
+    "AR-DM's sampling cost (NFE and wall time) relative to DDPM's grows proportionally to K, under the "
+    "best step allocation and for AR-DM networks as deployed (patch-sized, cached context)"
+)
+FORMS = ("equal-mlp", "patch-context", "patch-context-flops", "transformer-cached")
+PRIMARY = ("equal-mlp", "patch-context", "transformer-cached")  # matched in total parameters
 
 
 @dataclass(frozen=True)
 class Config:
-    """d fixed, K in patch_counts (each dividing d); `steps` per stage for the equal-steps budget,
-    `eps` for the equal-KL budget; `samples` drawn per timed run; wall time = best of `inner`
-    runs, repeated `repeats` times."""
+    """d fixed, K in patch_counts (each dividing d), target KL eps^2; `samples` drawn per timed
+    run, `repeats` rounds; DDPM MLP of width `hidden` and `depth` hidden layers; the verdict's
+    `moderate_slope` and `margin`."""
 
     dim: int = 8
     patch_counts: tuple = (1, 2, 4, 8)
-    steps: int = 50
-    eps: float = 0.1
-    samples: int = 500
-    repeats: int = 5
-    inner: int = 1
+    eps: float = 0.3
+    samples: int = 2048
+    repeats: int = 7
     hidden: int = 128
     depth: int = 3
+    moderate_slope: float = 0.9
+    margin: float = 0.1
     rho: float = 0.95
     delta: float = 1e-2
     max_steps: int = 2**16
 
     def __post_init__(self):
-        for name in ("dim", "steps", "samples", "repeats", "inner", "hidden", "depth", "max_steps"):
+        for name in ("dim", "samples", "repeats", "hidden", "depth", "max_steps"):
             check_positive_int(name, getattr(self, name))
-        counts = tuple(self.patch_counts)
-        if not counts or any(isinstance(K, bool) or not isinstance(K, int) or K < 1 for K in counts):
-            raise ValueError(f"patch_counts: must be positive integers, got {counts!r}")
-        if any(self.dim % K for K in counts):
-            raise ValueError(f"patch_counts: every K must divide dim = {self.dim}, got {counts!r}")
+        counts = check_positive_ints("patch_counts", self.patch_counts)
+        if any(self.dim % K for K in counts) or len(counts) < 2:
+            raise ValueError(
+                f"patch_counts: need >= 2 values, each dividing dim = {self.dim}, got {counts!r}"
+            )
         if self.repeats < 2:
-            raise ValueError(f"repeats: need at least 2 for a spread, got {self.repeats}")
+            raise ValueError(f"repeats: need at least 2 for an interval, got {self.repeats}")
         if not (math.isfinite(self.eps) and 0 < self.eps < 1):
             raise ValueError(f"eps: must lie in (0, 1), got {self.eps!r}")
         if not 0 <= self.rho < 1:
             raise ValueError(f"rho: must lie in [0, 1), got {self.rho!r}")
         if not 0 < self.delta < 1:
             raise ValueError(f"delta: must lie in (0, 1), got {self.delta!r}")
+        if not (0 < self.margin <= self.moderate_slope <= 1):
+            raise ValueError(
+                f"moderate_slope, margin: need 0 < margin <= moderate_slope <= 1, "
+                f"got {self.moderate_slope!r}, {self.margin!r}"
+            )
 
 
 PROFILES = {
-    "quick": Config(patch_counts=(1, 2, 4), steps=10, eps=0.2, samples=256, repeats=3, inner=1, hidden=64),
+    "quick": Config(patch_counts=(1, 2, 4), eps=0.3, samples=256, repeats=3, hidden=32),
     "default": Config(),
-    "full": Config(dim=16, patch_counts=(1, 2, 4, 8, 16), samples=4000, repeats=5, inner=1, eps=0.05),
+    "full": Config(dim=16, patch_counts=(1, 2, 4, 8, 16), eps=0.1, samples=16384, repeats=10, hidden=512),
 }
 
 
 @dataclass(frozen=True)
 class Params:
     patches: int
-    score: str
     config: Config
     data_seed: int
     seed: int
 
 
 def cells(config: Config, seed: int) -> list[Cell]:
-    """One cell per (K, score kind), all on the chain of seed `seed`; a network's initialisation
-    comes from the cell seed."""
-    pairs = [(K, score) for K in config.patch_counts for score in SCORES]
+    """One cell per K, all on the chain of seed `seed`; network initialisations from the cell seed."""
     return [
-        Cell(NAME, f"K{K}-{score}", Params(K, score, config, seed, seed * 1000 + i))
-        for i, (K, score) in enumerate(pairs)
+        Cell(NAME, f"K{K}", Params(K, config, seed, seed * 1000 + i))
+        for i, K in enumerate(config.patch_counts)
     ]
 
 
-def _scores(params: Params, chain, device: str):
-    """(joint score, conditional score, parameter counts) of the requested kind."""
-    if params.score == "exact":
-        return chain.score, chain.conditional_score, {}
-    c = params.config
-    joint = build_model("mlp", chain.dim, seed=params.seed, hidden=c.hidden, depth=c.depth).to(device)
-    target = count_parameters(joint)
-    width = width_for_parameters("conditional-mlp", target, chain.dim, chain.patch_sizes, depth=c.depth)
-    conditional = build_model(
-        "conditional-mlp", chain.dim, chain.patch_sizes, seed=params.seed + 1, hidden=width, depth=c.depth
-    ).to(device)
-    counts = {"ddpm": target, "ar": count_parameters(conditional)}
-    return as_score(joint), as_conditional_score(conditional), counts
+# ----- networks ------------------------------------------------------------------------------------
 
 
-def _counted(fn):
-    """fn wrapped to count its calls in `wrapper.calls`."""
+def _seeded(build, seed: int):
+    def make(width: int):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build(width)
 
-    def wrapper(*args):
-        wrapper.calls += 1
-        return fn(*args)
-
-    wrapper.calls = 0
-    return wrapper
+    return make
 
 
-def _synchronised(fn, device: str):
-    if torch.device(device).type != "cuda":
-        return fn
-
-    def run():
-        out = fn()
-        torch.cuda.synchronize(device)
-        return out
-
-    return run
-
-
-def _step_counts(params: Params, problem: Problem) -> dict[str, tuple[int, list[int]]]:
-    """Per budget: (DDPM steps N, AR-DM steps [N_k])."""
-    c = params.config
-    ddpm = problem.ddpm_search(c.eps, c.max_steps)[1]
-    ar = problem.ar_search(c.eps, c.max_steps)[1]
-    return {
-        "equal_steps": (c.steps, [c.steps] * params.patches),
-        "equal_kl": (ddpm.steps, [s.steps for s in ar]),
+def _forms(sizes, c: Config, ddpm: torch.nn.Module, seed: int) -> dict:
+    """Each AR-DM form: (network, score callable, per-step MACs per stage, per-stage MACs)."""
+    target, step_macs = count_parameters(ddpm), linear_macs(ddpm)
+    backbone = max(
+        8, 4 * round(c.hidden / 16)
+    )  # transformer width (4 heads): hidden / 4; its head takes the rest
+    builders = {
+        "equal-mlp": (lambda w: ConditionalScoreMLP(sizes, hidden=w, depth=c.depth), count_parameters, 1),
+        "patch-context": (lambda w: PatchContextScore(sizes, hidden=w, depth=c.depth), count_parameters, 1),
+        "patch-context-flops": (
+            lambda w: PatchContextScore(sizes, hidden=w, depth=c.depth),
+            lambda m: max(linear_macs(d) for d in m.denoisers),
+            1,
+        ),
+        "transformer-cached": (
+            lambda w: CausalTransformerScore(sizes, width=backbone, head_hidden=w, head_depth=c.depth),
+            count_parameters,
+            1,
+        ),
     }
+    out = {}
+    for i, (form, (build, size, step)) in enumerate(builders.items()):
+        make = _seeded(build, seed + i)
+        goal = step_macs if form == "patch-context-flops" else target
+        model = make(match_width(make, size, goal, step))
+        if form == "equal-mlp":
+            out[form] = (model, as_conditional_score(model), [linear_macs(model)] * len(sizes), 0)
+        elif form == "transformer-cached":
+            backbone = linear_macs(model.tokens) + sum(linear_macs(b) for b in model.blocks)
+            out[form] = (model, StagedScore(model), [linear_macs(model.head)] * len(sizes), backbone)
+        else:
+            per_step = [linear_macs(d) for d in model.denoisers]
+            out[form] = (model, StagedScore(model), per_step, linear_macs(model.encoder))
+    return out
 
 
-def _measure(joint, conditional, sizes, ddpm_grid, ar_grids, config: Config, seed: int, device: str) -> dict:
-    """Counted score calls (one untimed run each) and `repeats` best-of-`inner` wall times."""
-    n, dim = config.samples, sum(sizes)
-    generator = torch.Generator(device=device)
-    counted_joint, counted_conditional = _counted(joint), _counted(conditional)
-    sample(counted_joint, ddpm_grid, n, dim, generator=generator, device=device)
-    _, info = sample_ar(
-        counted_conditional, sizes, ar_grids, n, generator=generator, device=device, return_info=True
-    )
+class _Counted:
+    """A score callable that counts its calls."""
 
-    def run_ddpm():
-        generator.manual_seed(seed)
-        return sample(joint, ddpm_grid, n, dim, generator=generator, device=device)
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
 
-    def run_ar():
-        generator.manual_seed(seed)
-        return sample_ar(conditional, sizes, ar_grids, n, generator=generator, device=device)
-
-    def seconds(fn):
-        times = wall_times(_synchronised(fn, device), config.repeats * config.inner)
-        return [min(times[i : i + config.inner]) for i in range(0, len(times), config.inner)]
-
-    return {
-        "ddpm": {
-            "grid_steps": len(ddpm_grid) - 1,
-            "calls": counted_joint.calls,
-            "seconds": seconds(run_ddpm),
-        },
-        "ar": {
-            "grid_steps": [len(g) - 1 for g in ar_grids],
-            "calls": counted_conditional.calls,
-            "reported_nfe": info["nfe_total"],
-            "seconds": seconds(run_ar),
-        },
-    }
+    def __call__(self, *args):
+        self.calls += 1
+        return self.fn(*args)
 
 
 def run_cell(params: Params, device: str) -> dict:
-    """Count score calls and time both samplers under both budgets for one (K, score kind); the
-    exact score runs in float64 on the CPU, the networks on `device`."""
-    c = params.config
-    problem = Problem(params.patches, c.dim // params.patches, c.rho, c.delta, params.data_seed)
-    device = device if params.score == "network" else "cpu"
-    joint, conditional, parameters = _scores(params, problem.chain, device)
-    ddpm_T = float(stage_t(1, c.dim, c.eps))
-    ar_T = [float(stage_t(params.patches, size, c.eps)) for size in problem.sizes]
-    result = {"seed": params.seed, "K": params.patches, "score": params.score, "parameters": parameters}
-    for budget, (ddpm_steps, ar_steps) in _step_counts(params, problem).items():
-        ddpm_grid = exponential_linear(ddpm_T, ddpm_steps, c.delta)
-        ar_grids = [exponential_linear(T, n, c.delta) for T, n in zip(ar_T, ar_steps, strict=True)]
-        result[budget] = _measure(
-            joint, conditional, problem.sizes, ddpm_grid, ar_grids, c, params.seed, device
-        )
+    """Step counts of the best allocation, counted calls, and `repeats` interleaved wall times of
+    DDPM and every AR-DM form for one K; networks on `device`, samples drawn there."""
+    c, K = params.config, params.patches
+    problem = Problem.chain(K, c.dim // K, c.rho, c.delta, params.data_seed)
+    ddpm_steps = problem.ddpm_search(c.eps, c.max_steps).steps
+    ar_steps = problem.allocate(c.eps, "best", c.max_steps).steps
+    ddpm_grid = exponential_linear(problem.ddpm_t(c.eps), ddpm_steps, c.delta)
+    ar_grids = [exponential_linear(T, n, c.delta) for T, n in zip(problem.ar_t(c.eps), ar_steps, strict=True)]
+    ddpm_model = _seeded(lambda w: ScoreMLP(c.dim, hidden=w, depth=c.depth), params.seed)(c.hidden).to(device)
+    forms = _forms(problem.sizes, c, ddpm_model, params.seed + 1)
+    generator = torch.Generator(device=device)
+
+    def runner(score, ar: bool, n: int = c.samples):
+        def run():
+            generator.manual_seed(params.seed)
+            if ar:
+                return sample_ar(score, problem.sizes, ar_grids, n, generator=generator, device=device)
+            return sample(score, ddpm_grid, n, c.dim, generator=generator, device=device)
+
+        return synchronised(run, device)
+
+    ddpm_score = as_score(ddpm_model)
+    counted = {"ddpm": _Counted(ddpm_score)}
+    runner(counted["ddpm"], False, 2)()
+    result = {
+        "seed": params.seed,
+        "K": K,
+        "steps": {"ddpm": ddpm_steps, "ar": ar_steps},
+        "ddpm": {
+            "parameters": count_parameters(ddpm_model),
+            "macs_step": linear_macs(ddpm_model),
+            "calls": counted["ddpm"].calls,
+        },
+    }
+    fns = {"ddpm": runner(ddpm_score, False)}
+    for form, (model, score, per_step, per_stage) in forms.items():
+        model.to(device)
+        calls = _Counted(score)
+        runner(calls, True, 2)()
+        result[form] = {
+            "parameters": count_parameters(model),
+            "macs_step": float(np.dot(per_step, ar_steps) / sum(ar_steps)),
+            "macs_stage": per_stage,
+            "calls": calls.calls,
+            "contexts": getattr(score, "contexts", None),
+        }
+        fns[form] = runner(score, True)
+    for name, seconds in interleaved_times(fns, c.repeats).items():
+        result[name]["seconds"] = seconds
     return result
 
 
 # ----- aggregate ---------------------------------------------------------------------------------
 
 
-def _mean_se(values) -> tuple[float, float]:
+def _interval(values) -> tuple[float, tuple[float, float]]:
+    """Mean and its 95% Student-t interval over rounds."""
     values = np.asarray(values, float)
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
-
-
-def _ratio_se(num: tuple[float, float], den: tuple[float, float]) -> tuple[float, float]:
-    """r = a / b with the first-order (delta-method) standard error, a and b independent."""
-    ratio = num[0] / den[0]
-    return ratio, abs(ratio) * math.hypot(num[1] / num[0], den[1] / den[0])
+    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    return float(values.mean()), (float(values.mean() - half), float(values.mean() + half))
 
 
 def _checks(r: dict) -> list[dict]:
-    """NFE identities: counted calls = grid steps (DDPM); counted calls = sampler-reported NFE =
-    sum_k N_k (AR-DM), and K N under equal steps."""
-    tag = f"K{r['K']}-{r['score']}"
-    out = []
-    for budget in BUDGETS:
-        ddpm, ar = r[budget]["ddpm"], r[budget]["ar"]
-        total = sum(ar["grid_steps"])
-        out += [
-            check(f"{tag} {budget} DDPM: score calls == N", ddpm["calls"], ddpm["grid_steps"], "=="),
-            check(f"{tag} {budget} AR: score calls == sum_k N_k", ar["calls"], total, "=="),
-            check(f"{tag} {budget} AR: reported NFE == sum_k N_k", ar["reported_nfe"], total, "=="),
-        ]
-    steps = r["equal_steps"]
-    equal = r["K"] * steps["ddpm"]["grid_steps"]
-    out.append(check(f"{tag} equal_steps: AR NFE == K N", steps["ar"]["calls"], equal, "=="))
+    """NFE identities: counted calls = N (DDPM) and sum_k N_k (every form); a staged form computes
+    its context once per stage (K contexts per run; the count covers the counted run only)."""
+    tag, total = f"K{r['K']}", sum(r["steps"]["ar"])
+    out = [check(f"{tag} DDPM: score calls == N", r["ddpm"]["calls"], r["steps"]["ddpm"], "==")]
+    for form in FORMS:
+        out.append(check(f"{tag} {form}: score calls == sum_k N_k", r[form]["calls"], total, "=="))
+        if r[form]["contexts"] is not None:
+            out.append(check(f"{tag} {form}: contexts computed == K", r[form]["contexts"], r["K"], "=="))
     return out
 
 
 def aggregate(config: Config, results: list[dict]) -> Outcome:
-    by_key = {(r["K"], r["score"]): r for r in results}
+    by_K = {r["K"]: r for r in results}
     Ks = list(config.patch_counts)
-    series: dict = {"K": Ks}
+    rows = [by_K[K] for K in Ks]
+    nfe_ratio = [sum(r["steps"]["ar"]) / r["steps"]["ddpm"] for r in rows]
+    series: dict = {
+        "K": Ks,
+        "nfe_ratio": nfe_ratio,
+        "steps": [r["steps"] for r in rows],
+        "seconds_ddpm": [_interval(r["ddpm"]["seconds"])[0] for r in rows],
+        "seconds_ddpm_ci": [_interval(r["ddpm"]["seconds"])[1] for r in rows],
+        "size": {
+            form: {k: [r[form][k] for r in rows] for k in ("parameters", "macs_step", "macs_stage")}
+            for form in FORMS
+        },
+        "ddpm_size": {k: rows[0]["ddpm"][k] for k in ("parameters", "macs_step")},
+    }
     metrics: dict = {}
-    for budget in BUDGETS:
-        entry = {
-            "nfe_ddpm": [by_key[(K, "exact")][budget]["ddpm"]["calls"] for K in Ks],
-            "nfe_ar": [by_key[(K, "exact")][budget]["ar"]["calls"] for K in Ks],
-        }
-        entry["nfe_ratio"] = [a / b for a, b in zip(entry["nfe_ar"], entry["nfe_ddpm"], strict=True)]
-        for score in SCORES:
-            for model in MODELS:
-                stats = [_mean_se(by_key[(K, score)][budget][model]["seconds"]) for K in Ks]
-                entry[f"seconds_{score}_{model}"] = [s[0] for s in stats]
-                entry[f"seconds_se_{score}_{model}"] = [s[1] for s in stats]
-            ratios = [
-                _ratio_se(
-                    _mean_se(by_key[(K, score)][budget]["ar"]["seconds"]),
-                    _mean_se(by_key[(K, score)][budget]["ddpm"]["seconds"]),
-                )
-                for K in Ks
-            ]
-            entry[f"time_ratio_{score}"] = [r[0] for r in ratios]
-            entry[f"time_ratio_se_{score}"] = [r[1] for r in ratios]
-            for K, (value, se) in zip(Ks, ratios, strict=True):
-                metrics[f"{budget}_time_ratio_{score}_K{K}"] = metric(
-                    value,
-                    "1",
-                    f"mean over {config.repeats} repeats of best-of-{config.inner} wall time, AR / DDPM "
-                    f"({config.samples} samples; delta-method stderr)",
-                    stderr=se,
-                )
-        for K, ratio in zip(Ks, entry["nfe_ratio"], strict=True):
-            metrics[f"{budget}_nfe_ratio_K{K}"] = metric(ratio, "1", "counted score calls, AR-DM / DDPM")
-        series[budget] = entry
-    parameters = by_key[(Ks[-1], "network")]["parameters"]
-    series["parameters"] = {str(K): by_key[(K, "network")]["parameters"] for K in Ks}
+    slopes = {}
+    for K, ratio in zip(Ks, nfe_ratio, strict=True):
+        metrics[f"nfe_ratio_K{K}"] = metric(
+            ratio, "1", "sum_k N_k (best allocation) / N, exact step searches"
+        )
+    for form in FORMS:
+        ratios = np.array(
+            [[a / b for a, b in zip(r[form]["seconds"], r["ddpm"]["seconds"], strict=True)] for r in rows]
+        )
+        slopes[form] = [loglog_slope(Ks, ratios[:, i])[0] for i in range(config.repeats)]
+        series[f"time_ratio_{form}"] = [_interval(row)[0] for row in ratios]
+        series[f"time_ratio_{form}_ci"] = [_interval(row)[1] for row in ratios]
+        series[f"seconds_{form}"] = [_interval(r[form]["seconds"])[0] for r in rows]
+        series[f"seconds_{form}_ci"] = [_interval(r[form]["seconds"])[1] for r in rows]
+        for K, row in zip(Ks, ratios, strict=True):
+            mean, ci = _interval(row)
+            metrics[f"time_ratio_{form}_K{K}"] = metric(
+                mean,
+                "1",
+                f"wall time AR-DM ({form}) / DDPM per round, mean over {config.repeats} interleaved rounds "
+                f"({config.samples} samples; 95% t-interval)",
+                ci=ci,
+            )
+        mean, ci = _interval(slopes[form])
+        metrics[f"time_ratio_slope_K_{form}"] = metric(
+            mean, "1", f"log-log OLS slope of the {form} time ratio on K, mean over rounds", ci=ci
+        )
+    nfe_slope = loglog_slope(Ks, nfe_ratio)[0]
+    metrics["nfe_ratio_slope_K"] = metric(nfe_slope, "1", "log-log OLS slope of the exact NFE ratio on K")
+    series["slopes"] = slopes
+    comparisons = [
+        moderate_growth(
+            f"wall time, {form}", slopes[form], config.moderate_slope, config.margin, form in PRIMARY
+        )
+        for form in FORMS
+    ]
+    verdicts = decide(comparisons)
     checks = [c for r in results for c in _checks(r)]
-    return Outcome(metrics, checks, series, _summary(config, series, parameters))
+    return Outcome(metrics, checks, series, _summary(config, metrics, series, verdicts), verdicts)
 
 
-def _summary(config: Config, series: dict, parameters: dict) -> dict:
-    K = series["K"][-1]
-    kl, steps = series["equal_kl"], series["equal_steps"]
+def _summary(config: Config, metrics: dict, series: dict, verdicts: list[dict]) -> dict:
+    K = config.patch_counts[-1]
 
-    def time_ratio(score):
-        return " / ".join(
-            f"{e[f'time_ratio_{score}'][-1]:.2f}+-{e[f'time_ratio_se_{score}'][-1]:.2f}" for e in (steps, kl)
+    def value(name):
+        m = metrics[name]
+        return f"{m['value']:.2f} [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]"
+
+    def form_text(form, verdict):
+        size = series["size"][form]
+        return (
+            f"{form} ({size['parameters'][-1]} params, {size['macs_step'][-1]:.0f} MAC/call) "
+            f"{value(f'time_ratio_{form}_K{K}')}, slope {value(f'time_ratio_slope_K_{form}')} -> "
+            f"{verdict['verdict']}"
         )
 
-    cheaper = kl["nfe_ratio"][-1] < 1 and steps["nfe_ratio"][-1] < 1
+    forms = "; ".join(form_text(form, v) for form, v in zip(FORMS, verdicts, strict=True))
+    ddpm = series["ddpm_size"]
     return {
         "measured": (
-            f"K = {K}, d = {config.dim}, AR/DDPM (equal steps / equal KL eps = {config.eps:g}): NFE "
-            f"{steps['nfe_ratio'][-1]:.0f} / {kl['nfe_ratio'][-1]:.2f}; wall time, exact score "
-            f"{time_ratio('exact')}; network ({parameters['ddpm']} vs {parameters['ar']} params) "
-            f"{time_ratio('network')}; AR-DM is {'cheaper' if cheaper else 'costlier'} than DDPM"
+            f"K = {K}, d = {config.dim}, eps = {config.eps:g}, best allocation: AR/DDPM NFE "
+            f"{metrics[f'nfe_ratio_K{K}']['value']:.2f} (slope {metrics['nfe_ratio_slope_K']['value']:.2f}); "
+            f"wall time AR/DDPM (DDPM MLP {ddpm['parameters']} params, {ddpm['macs_step']} MAC/call): "
+            f"{forms}; "
+            f"'only moderately larger' (slope < {config.moderate_slope:g}): {overall(verdicts)}"
         ),
-        "bound": f"predicted cost factor ~K = {K} (Benton per stage with budget eps^2 / K)",
+        "bound": f"predicted cost factor ~K = {K} (Benton per stage with budget eps^2 / K); "
+        + "; ".join(describe(v, unit="1") for v in verdicts if v["primary"]),
     }
 
 
@@ -308,5 +354,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 2.0, "default": 24.0, "full": 240.0},
+    estimated_s={"quick": 3.0, "default": 90.0, "full": 400.0},
 )

@@ -28,7 +28,6 @@ import torch
 
 from synthetic import GaussianMixture, LinearGaussianChain
 from synthetic.validation import DTYPE
-from verify import grids
 from verify.exact import gaussian_ar_sampler_law
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.metrics.gaussian import gaussian_conditional, gaussian_expected_conditional_kl
@@ -36,7 +35,8 @@ from verify.metrics.montecarlo import mean_and_stderr
 from verify.metrics.mutual_info import conditional_mutual_information, window_marginal
 from verify.models import as_conditional_score, build_model
 from verify.records import check, metric
-from verify.train import TrainConfig, noised, train
+from verify.spec import DiffusionSpec
+from verify.train import noised, train
 
 NAME = "limited_context"
 MARGIN_SE = 5.0
@@ -46,17 +46,16 @@ ROUNDOFF = 1e-9
 @dataclass(frozen=True)
 class Config:
     """K patches; latent transition radius * rotation(angle); windows w (a window >= k means the
-    full prefix); EI sampler on an exponential-linear grid (T, N, delta); n_mc draws for the Monte
-    Carlo CMI; learned: window `learned_window`, `steps` of training (0: no learned model),
-    score errors at `times` and integrated on an N_eval-step grid from n_eval draws, `seeds`."""
+    full prefix); `diffusion`: the sampler of the exact part and the horizon the learned network
+    trains on and is evaluated on; n_mc draws for the Monte Carlo CMI; learned: window
+    `learned_window`, `steps` of training (0: no learned model), score errors at `times` and
+    integrated on an N_eval-step grid (same T, delta) from n_eval draws, `seeds`."""
 
     K: int = 6
     radius: float = 0.95
     angle: float = 0.6
     windows: tuple = (0, 1, 2, 3)
-    T: float = 6.0
-    N: int = 200
-    delta: float = 1e-3
+    diffusion: DiffusionSpec = DiffusionSpec(T=6.0, delta=1e-3, steps=200)
     n_mc: int = 20000
     learned_window: int = 1
     steps: int = 300
@@ -68,7 +67,7 @@ class Config:
     seeds: int = 1
 
     def __post_init__(self):
-        for name in ("K", "N", "n_mc", "batch", "hidden", "N_eval", "n_eval", "seeds"):
+        for name in ("K", "n_mc", "batch", "hidden", "N_eval", "n_eval", "seeds"):
             check_positive_int(name, getattr(self, name))
         if self.K < 2:
             raise ValueError(f"K: need at least 2 patches, got {self.K}")
@@ -76,8 +75,8 @@ class Config:
             raise ValueError(f"radius: must lie in (0, 1) for a stable chain, got {self.radius}")
         if not self.windows or any(not isinstance(w, int) or w < 0 for w in self.windows):
             raise ValueError(f"windows: need non-negative integers, got {self.windows}")
-        if not 0 < self.delta < self.T:
-            raise ValueError(f"delta: must satisfy 0 < delta < T ({self.T}), got {self.delta}")
+        if not isinstance(self.diffusion, DiffusionSpec):
+            raise ValueError(f"diffusion: must be a DiffusionSpec, got {type(self.diffusion).__name__}")
         if not isinstance(self.steps, int) or self.steps < 0:
             raise ValueError(f"steps: must be a non-negative integer, got {self.steps!r}")
         if not isinstance(self.learned_window, int) or self.learned_window < 0:
@@ -131,11 +130,17 @@ def windowed_affine_score(dist: GaussianMixture, window: int):
 def _exact(config: Config, seed: int) -> dict:
     dist = observed_chain(config.K, config.radius, config.angle)
     mean, cov = dist.means[0], dist.covariances[0]
-    grid = grids.exponential_linear(config.T, config.N, config.delta)
+    spec = config.diffusion
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for window in config.windows:
-        law = gaussian_ar_sampler_law(windowed_affine_score(dist, window), dist.patch_sizes, grid)
+        law = gaussian_ar_sampler_law(
+            windowed_affine_score(dist, window),
+            dist.patch_sizes,
+            spec.time_grid(),
+            spec.scheme,
+            denoise=spec.denoise,
+        )
         for k in range(1, config.K):
             w, end, lo = (
                 _window(k, window),
@@ -189,14 +194,15 @@ def _learned(config: Config, seed: int, device: str) -> dict:
         hidden=config.hidden,
         window=config.learned_window,
     )
-    train_config = TrainConfig(
-        steps=config.steps, batch=config.batch, seed=seed, delta=config.delta, device=device
+    train(
+        model,
+        dist,
+        config.diffusion.train_config(steps=config.steps, batch=config.batch, seed=seed, device=device),
     )
-    train(model, dist, train_config)
     network = as_conditional_score(model)
     exact = windowed_affine_score(dist, config.learned_window)
     generator = torch.Generator().manual_seed(seed + 1)
-    eval_grid = grids.exponential_linear(config.T, config.N_eval, config.delta)
+    eval_grid = config.diffusion.time_grid(config.N_eval)
     steps = (eval_grid[:-1] - eval_grid[1:]).tolist()
     rows = []
     for k in range(1, config.K):
@@ -338,7 +344,10 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         checks=checks,
         series={"exact": exact, "learned": learned},
         summary={
-            "measured": f"{held}/{len(checks)} checks hold; summed over stages, {parts}{learned_text}",
+            "measured": (
+                f"{held}/{len(checks)} checks hold; sampler output {config.diffusion.output}; "
+                f"summed over stages, {parts}{learned_text}"
+            ),
             "bound": "E KL(q(x^k|x^{<k}) || p(x^k|W)) >= I(x^k; x^{<k} \\ W | W), exact",
         },
     )
@@ -349,12 +358,20 @@ EXPERIMENT = Experiment(
     claim="An AR-DM stage that sees only the last w patches pays at least the conditional mutual "
     "information I(x^k; x^{<k} \\ W | W) in average conditional KL, exactly.",
     profiles={
-        "quick": Config(K=5, windows=(0, 1, 2), N=100, n_mc=10000, steps=200, N_eval=12, n_eval=1024),
-        "default": Config(K=8, windows=(0, 1, 2, 4), N=200, n_mc=40000, steps=2000, hidden=96, seeds=3),
+        "quick": Config(
+            K=5,
+            windows=(0, 1, 2),
+            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=100),
+            n_mc=10000,
+            steps=200,
+            N_eval=12,
+            n_eval=1024,
+        ),
+        "default": Config(K=8, windows=(0, 1, 2, 4), n_mc=40000, steps=2000, hidden=96, seeds=3),
         "full": Config(
             K=16,
             windows=(0, 1, 2, 4, 8),
-            N=400,
+            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=400),
             n_mc=200000,
             steps=20000,
             batch=1024,

@@ -176,7 +176,12 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     return Outcome(
         metrics=metrics,
         checks=checks,
-        series={"rows": rows, "curves": curves, "s2": {f"{t:g}": ou_variance(t) for t in config.times}},
+        series={
+            "rows": rows,
+            "curves": curves,
+            "s2": {f"{t:g}": ou_variance(t) for t in config.times},
+            "margin_se": MARGIN_SE,
+        },
         summary={
             "measured": (
                 f"identity holds in {held}/{len(checks)} (checkpoint, t, stage) cells, max |diff| "

@@ -16,13 +16,26 @@ half bounds P(A) - Q(A) <= TV from below with one-sided Clopper-Pearson margins
 (classifier.held_out_tv_bound), valid with probability >= confidence. The same confidence
 bounds give KL >= kl(P(A)_lower || Q(A)_upper) in both directions, kl the binary KL.
 
-Per-patch transition error of the assigned sequences, for k = 1..K-1:
-    e_k = 1/2 sum_{s, s'} | N_k(s, s') / n - N_{k-1}(s) / n * P(s, s') |
-        = E_{s ~ assigned state at k-1} TV(P^_k(s, .), P(s, .)),
-reported bias-corrected by the bootstrap, 2 e^_k - mean_b e^*_k (the plug-in e^_k is biased upward),
-with the bootstrap standard error. Near e_k = 0 the absolute value is not smooth and the
-correction is only partial, so report it next to the same quantity on exact samples of equal
-size, whose value is misassignment plus that remaining bias.
+Per-patch transition error of the assigned sequences, for k = 1..K-1, against a reference
+transition law R_k (the hidden chain's P, or the exact law of the true assigned states below):
+    e_k = 1/2 sum_{s, s'} | N_k(s, s') / n - N_{k-1}(s) / n * R_k(s, s') |
+        = E_{s ~ assigned state at k-1} TV(P^_k(s, .), R_k(s, .)),
+the model's transition law at k given its OWN previous state, reported bias-corrected by the
+bootstrap, 2 e^_k - mean_b e^*_k (the plug-in e^_k is biased upward), with the bootstrap standard
+error. Near e_k = 0 the absolute value is not smooth and the correction is only partial, so
+report it next to the same quantity on exact samples of equal size.
+
+Exact law of the TRUE assigned states: emissions are independent given the hidden states, so with
+the confusion matrix M(s, a) = P(A(x) = a | hidden state s) (one patch),
+    P(A_{k-1} = a, A_k = b) = (M^T diag(pi_{k-1}) P M)(a, b),
+    P(A_{k-1} = a, A_k = b, A_{k+1} = c) = sum_{s,t,u} pi_{k-1}(s) M(s,a) P(s,t) M(t,b) P(t,u) M(u,c),
+pi_k = pi_0 P^k; the assigned sequence is not Markov when M != I, but these are exact given M.
+M has no closed form for Gaussian emissions in p >= 2: it is a Monte Carlo estimate with
+binomial standard errors sqrt(M (1 - M) / n_draws) (1e-4 at 2e5 draws per state).
+Stay after a rare switch (a low-probability prefix): among positions k = 1..K-2 where the state
+switched (A_{k-1} != A_k), the fraction that stay at k + 1 (A_{k+1} = A_k), pooled over k; its
+exact value is sum_k P(switch at k, stay at k+1) / sum_k P(switch at k) (P(stay) = P(s, s) when
+M = I and P has a constant diagonal).
 """
 
 from __future__ import annotations
@@ -162,25 +175,119 @@ def state_divergence_bounds(codes_gen, codes_true, confidence: float = 0.95) -> 
     return StateBounds(tv, kl_gt, kl_tg, plug_in)
 
 
+def _references(transition, num_patches: int) -> torch.Tensor:
+    """One (S, S) reference for all k = 1..K-1, or K - 1 of them (one per k): (K - 1, S, S)."""
+    transition = torch.as_tensor(transition, dtype=torch.float64)
+    if transition.ndim == 2:
+        transition = transition.expand(num_patches - 1, *transition.shape)
+    if transition.ndim != 3 or transition.shape[0] != num_patches - 1:
+        raise ValueError(
+            f"transition: expected (S, S) or ({num_patches - 1}, S, S), got {tuple(transition.shape)}"
+        )
+    for row in transition:
+        check_stochastic_matrix("transition", as_tensor("transition", row, ndim=2))
+    return transition
+
+
+def _boot_rows(n: int, num_boot: int, generator) -> torch.Tensor:
+    """Row indices: the data itself first, then num_boot resamples with replacement, (1 + B, n)."""
+    num_boot = check_count("num_boot", num_boot)
+    return torch.cat([torch.arange(n)[None], torch.randint(n, (num_boot, n), generator=generator)])
+
+
 def transition_error(
     states, transition, num_boot: int = 200, generator: torch.Generator | None = None
 ) -> list[Estimate]:
-    """Bias-corrected e_k for k = 1..K-1 (module docstring), each with a bootstrap standard error."""
-    transition = check_stochastic_matrix("transition", as_tensor("transition", transition, ndim=2))
-    num_states = transition.shape[0]
+    """Bias-corrected e_k for k = 1..K-1 (module docstring) against `transition`, one (S, S)
+    reference or one per k, (K - 1, S, S); each with a bootstrap standard error."""
+    states = torch.as_tensor(states)
+    if states.ndim != 2 or states.shape[1] < 2:
+        raise ValueError(
+            f"states: need an (n, K) array with K >= 2 for transitions, got {tuple(states.shape)}"
+        )
+    references = _references(transition, states.shape[1])
+    num_states = references.shape[-1]
     states = _states("states", states, num_states)
-    num_boot = check_count("num_boot", num_boot)
     n = states.shape[0]
-    if states.shape[1] < 2:
-        raise ValueError("states: need at least two patches for transitions")
-    rows = torch.cat([torch.arange(n)[None], torch.randint(n, (num_boot, n), generator=generator)])
+    rows = _boot_rows(n, num_boot, generator)
     errors = []
     for k in range(1, states.shape[1]):
         pair = (states[:, k - 1] * num_states + states[:, k])[rows]  # (1 + B, n)
         offsets = torch.arange(pair.shape[0])[:, None] * num_states**2
         counts = torch.bincount((pair + offsets).flatten(), minlength=pair.shape[0] * num_states**2)
         joint = counts.reshape(-1, num_states, num_states).double() / n
-        error = 0.5 * (joint - joint.sum(-1, keepdim=True) * transition).abs().sum((-2, -1))
+        error = 0.5 * (joint - joint.sum(-1, keepdim=True) * references[k - 1]).abs().sum((-2, -1))
         boot = error[1:]
         errors.append(Estimate(float(2 * error[0] - boot.mean()), float(boot.std()), n))
     return errors
+
+
+def stay_after_switch(
+    states, num_states: int, num_boot: int = 200, generator: torch.Generator | None = None
+) -> Estimate:
+    """Fraction of switches A_{k-1} != A_k (k = 1..K-2) followed by a stay A_{k+1} = A_k, pooled
+    over k, with a bootstrap standard error over sequences; n = number of switches."""
+    num_states = check_count("num_states", num_states)
+    states = _states("states", states, num_states)
+    if states.shape[1] < 3:
+        raise ValueError(
+            f"states: need K >= 3 patches for a switch and the step after, got {states.shape[1]}"
+        )
+    switch = states[:, 1:-1] != states[:, :-2]
+    stay = switch & (states[:, 2:] == states[:, 1:-1])
+    per_row = torch.stack([switch.sum(1), stay.sum(1)], dim=1).double()  # (n, 2)
+    totals = per_row[_boot_rows(states.shape[0], num_boot, generator)].sum(1)  # (1 + B, 2)
+    if (totals[:, 0] == 0).any():
+        raise ValueError("states: too few switches (a bootstrap resample has none)")
+    fractions = totals[:, 1] / totals[:, 0]
+    return Estimate(float(fractions[0]), float(fractions[1:].std()), int(totals[0, 0]))
+
+
+def confusion_matrix(means, covariances, n: int, generator: torch.Generator | None = None):
+    """Monte Carlo M(s, a) = P(nearest mean of x is mu_a | x ~ N(mu_s, Sigma_s)), (S, S), from n
+    draws per state, with its binomial standard errors (S, S)."""
+    means = as_tensor("means", means, ndim=2)
+    covariances = check_spd("covariances", as_tensor("covariances", covariances, ndim=3))
+    n = check_count("n", n)
+    num_states, p = means.shape
+    if covariances.shape != (num_states, p, p):
+        raise ValueError(f"covariances: expected {(num_states, p, p)}, got {tuple(covariances.shape)}")
+    chol = torch.linalg.cholesky(covariances)
+    rows = []
+    for s in range(num_states):
+        x = means[s] + torch.randn(n, p, dtype=torch.float64, generator=generator) @ chol[s].T
+        rows.append(torch.bincount(assign_states(x, means, 1)[:, 0], minlength=num_states).double() / n)
+    confusion = torch.stack(rows)
+    return confusion, (confusion * (1 - confusion) / n).sqrt()
+
+
+@dataclass(frozen=True)
+class AssignedLaw:
+    """Exact laws of the true assigned states given the confusion matrix (module docstring):
+    transitions[k-1, a, b] = P(A_k = b | A_{k-1} = a) for k = 1..K-1; stay_after_switch, pooled
+    over k = 1..K-2 (nan when K < 3)."""
+
+    transitions: torch.Tensor
+    stay_after_switch: float
+
+
+def assigned_state_law(initial, transition, confusion, num_patches: int) -> AssignedLaw:
+    """Transition laws and stay-after-switch probability of the assigned states A_k when the hidden
+    chain is (initial, transition) and one patch is assigned with `confusion` (S, S)."""
+    law = hidden_state_law(initial, transition, num_patches)
+    transition = torch.as_tensor(transition, dtype=torch.float64)
+    confusion = check_stochastic_matrix("confusion", as_tensor("confusion", confusion, ndim=2))
+    if confusion.shape != transition.shape:
+        raise ValueError(f"confusion: expected {tuple(transition.shape)}, got {tuple(confusion.shape)}")
+    marginals = law.marginals[:-1]  # pi_{k-1}, k = 1..K-1
+    pairs = torch.einsum("ks,sa,st,tb->kab", marginals, confusion, transition, confusion)
+    transitions = pairs / pairs.sum(-1, keepdim=True)
+    off = 1.0 - torch.eye(confusion.shape[0], dtype=torch.float64)
+    if num_patches < 3:
+        return AssignedLaw(transitions, float("nan"))
+    triples = torch.einsum(
+        "ks,sa,st,tb,tu,uc->kabc", marginals[:-1], confusion, transition, confusion, transition, confusion
+    )
+    switched = (pairs[:-1] * off).sum()
+    stayed = (triples.diagonal(dim1=2, dim2=3) * off).sum()
+    return AssignedLaw(transitions, float(stayed / switched))

@@ -5,46 +5,23 @@ For patch k (0-based) and a context window of the last w patches W = x^{k-w..k-1
 by Monte Carlo over x ~ q_0 with a standard error. w = 0 gives I(x^k ; x^{<k}) (W empty,
 q(x^k | W) = q(x^k)); w = k gives 0. Any model whose stage k sees only W has average conditional
 KL >= this conditional mutual information, exactly.
-q(x^k | W) needs the marginal law of the kept patches (W, x^k), which is again of the same family:
-- GaussianMixture: drop the other coordinates from every mean and covariance (block
-  marginalisation), then condition as usual;
-- MarkovChainMixture (homogeneous): the chain over the w + 1 kept patches, started from the
-  state law at the window start, pi P^{k-w}; its forward filter runs on the window only;
-- LinearGaussianChain: its single Gaussian, as above; IndependentPatches: the kept factors.
+q(x^k | W) needs the marginal law of the kept patches (W, x^k), which the distribution gives
+(`patch_marginal`, for families that declare `has_patch_marginals`): e.g. block marginalisation of a
+Gaussian mixture, or for a homogeneous Markov-chain mixture the chain over the w + 1 kept patches
+started from the state law pi P^{k-w} at the window start.
 """
 
 from __future__ import annotations
 
 import torch
 
-from synthetic import GaussianMixture, IndependentPatches, LinearGaussianChain, MarkovChainMixture
 from synthetic.base import Distribution
 from verify.metrics.montecarlo import Estimate, check_draws, mean_and_stderr
 
 
 def window_marginal(dist: Distribution, k: int, window: int) -> Distribution:
     """The law of patches k-window..k of dist, with those patches as its window + 1 patches."""
-    start = k - window
-    if isinstance(dist, GaussianMixture):
-        cols = slice(dist.patch_bounds[start], dist.patch_bounds[k + 1])
-        return GaussianMixture(
-            dist.weights,
-            dist.means[:, cols],
-            dist.covariances[:, cols, cols],
-            patch_sizes=dist.patch_sizes[start : k + 1],
-        )
-    if isinstance(dist, MarkovChainMixture):
-        law = dist.initial @ torch.linalg.matrix_power(dist.transition, start)
-        law = law.clamp_min(0.0)
-        return MarkovChainMixture(law / law.sum(), dist.transition, dist.means, dist.covariances, window + 1)
-    if isinstance(dist, LinearGaussianChain):
-        return window_marginal(dist.gaussian, k, window)
-    if isinstance(dist, IndependentPatches):
-        return IndependentPatches(dist.patches[start : k + 1])
-    raise ValueError(
-        f"dist: no window marginal for {type(dist).__name__} (supported: GaussianMixture, "
-        "MarkovChainMixture, LinearGaussianChain, IndependentPatches)"
-    )
+    return dist.patch_marginal(k - window, k + 1)
 
 
 def conditional_mutual_information(
@@ -58,9 +35,10 @@ def conditional_mutual_information(
     k, window, n = int(k), int(window), check_draws(n)
     marginal = window_marginal(dist, k, window)
     x = dist.sample(n, generator=generator)
-    x_k = x[:, dist.patch_slice(k)]
-    full = dist.conditional_log_prob(k, x_k, x[:, : dist.patch_bounds[k]])
-    kept = x[:, dist.patch_bounds[k - window] : dist.patch_bounds[k]]
+    layout = dist.layout
+    x_k = layout.patch(x, k)
+    full = dist.conditional_log_prob(k, x_k, layout.prefix(x, k))
+    kept = x[:, layout.span(k - window, k)]
     return mean_and_stderr(full - marginal.conditional_log_prob(window, x_k, kept))
 
 

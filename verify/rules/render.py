@@ -61,7 +61,7 @@ def render(task: RuleTask, geometry: torch.Tensor, size: int) -> torch.Tensor:
         raise ValueError(f"geometry: expected shape (n, {task.dim}), got {tuple(geometry.shape)}")
     g = geometry.to(DTYPE) * size
     zero = torch.zeros_like(g[:, 0])
-    if task.name == "sun-shadow":
+    if task.kind == "sun-shadow":
         s, sun_height, h, shadow = g.unbind(dim=1)
         half, centre = SUN_SIDE * size / 2, pole_x(size) + s
         sun = _rectangle(centre - half, centre + half, sun_height - half, sun_height + half, size)
