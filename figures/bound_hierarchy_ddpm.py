@@ -40,14 +40,15 @@ def _panel(ax, setting: dict, steps) -> None:
             continue
         err, z = (setting["gap_err"], 1.0) if level == "gap" else (setting[f"{level}_se"], 1.96)
         band(ax, steps, values, err, z=z, color=colour, marker=marker, ls=ls)
-    if math.isfinite(setting["benton_C"]):
-        ax.plot(steps, setting["benton_fit"], **FIT)
+    C = float(setting["benton_C"])  # a record read back from JSON holds NaN as "nan"
+    if math.isfinite(C):
+        ax.plot(steps, np.asarray(setting["benton_fit"], float), **FIT)
     if setting["method"] == "unavailable":
         ax.text(
             0.03, 0.04, "exact gap unavailable\n(network score, d > 2)", transform=ax.transAxes, fontsize=7
         )
-    fitted = f", C = {setting['benton_C']:.2g}" if math.isfinite(setting["benton_C"]) else ""
-    ax.set_title(f"{setting['target']}, {setting['score']} score{fitted}")
+    fitted = f" · C = {C:.2g}" if math.isfinite(C) else ""
+    ax.set_title(f"{setting['target']} · {setting['score']} score{fitted}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(steps, [str(n) for n in steps])
@@ -63,7 +64,7 @@ def draw(record: dict):
         per_target.setdefault(s["target"], []).append(s["score"])
     ncols = max(len(scores) for scores in per_target.values())
     nrows = -(-len(settings) // ncols)
-    fig, axes = panels(nrows, ncols, height=1.9, extra=0.9)
+    fig, axes = panels(nrows, ncols, height=1.75, extra=0.9)
     for i, ax in enumerate(axes):
         if i >= len(settings):
             ax.set_axis_off()

@@ -1,8 +1,9 @@
 """Claim 7 figure: the denoising loss minus its known constant against s_t^2 x the exact score error.
 
 (a) Parity, log-log: every (model or AR stage, seed, checkpoint, noise level t) as one point,
-x = s_t^2 x exact score error (95% bars), y = loss - constant; the identity puts them on y = x.
-Points with loss - constant <= 0 cannot be drawn on a log axis and are counted in the panel.
+x = s_t^2 x exact score error, y = loss - constant; the identity puts them on y = x. Vertical bars:
+y +- 1.96 se(y - x) (paired on the same draws), so a bar crosses the diagonal exactly when y - x is
+within its 95% interval of 0. Points with y <= 0 cannot be drawn on a log axis and are counted.
 (b) The check itself: (loss - constant - s_t^2 score error) / its standard error, per checkpoint,
 with the +-margin band the check allows (the record's margin_se standard errors).
 (c) The mini-batch training loss of every network.
@@ -43,12 +44,12 @@ def draw(record: dict):
             sel = [r for r in rows if r["model"] == model and r["stage"] == stage and r["t"] == t]
             style = {"color": _colour(model, stage), "marker": MARKERS[m % len(MARKERS)], "ms": 3.5}
             x = np.array([s2[f"{t:g}"] * r["score_error"] for r in sel])
-            x_se = np.array([s2[f"{t:g}"] * r["score_error_se"] for r in sel])
             y = np.array([r["loss"] - r["constant"] for r in sel])
+            half = 1.96 * np.array([r["difference_se"] for r in sel])  # of y - x, paired on the same draws
             shown = y > 0
             hidden += int((~shown).sum())
             drawn += [*x, *y[shown]]
-            parity.errorbar(x[shown], y[shown], xerr=1.96 * x_se[shown], ls="none", elinewidth=0.6, **style)
+            parity.errorbar(x[shown], y[shown], yerr=half[shown], ls="none", elinewidth=0.6, **style)
             offset = (j * len(times) + m - (len(kinds) * len(times) - 1) / 2) * 0.07  # side by side
             z = [r["difference"] / r["difference_se"] for r in sel]
             position = [checkpoints.index(r["step"]) + offset for r in sel]
@@ -59,9 +60,8 @@ def draw(record: dict):
     parity.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high))
     parity.set_xlabel("s_t² × exact score error")
     parity.set_ylabel("loss − constant")
-    parity.set_title("(a) parity: on y = x")
-    if hidden:
-        parity.text(0.97, 0.04, f"{hidden} point(s) ≤ 0 not shown", transform=parity.transAxes, ha="right")
+    hidden_note = f"\n({hidden} of {len(rows)} with y ≤ 0 not shown)" if hidden else ""
+    parity.set_title(f"(a) parity: on y = x{hidden_note}")
 
     check.axhspan(-margin, margin, color="0.9", lw=0, zorder=0)
     check.axhline(0.0, color="0.3", lw=0.8)
@@ -88,7 +88,7 @@ def draw(record: dict):
     guides = [
         Line2D([], [], color="0.3", ls="--", lw=0.8, label="y = x"),
         Patch(color="0.9", label=f"± {margin:g} s.e. (the check's margin)"),
-        Line2D([], [], color="0.5", marker="_", ls="none", ms=8, label="95% interval of x"),
+        Line2D([], [], color="0.5", marker="|", ls="none", ms=8, label="95% interval of y − x (a)"),
     ]
     curves = [
         Line2D([], [], color=BLUE, lw=0.8, label="(c) AR-DM, all stages"),

@@ -73,6 +73,11 @@ def test_record_schema_through_the_runner_and_its_figure(quick_record, tmp_path)
     record = quick_record(experiment, tiny)
     assert all(c["holds"] for c in record["checks"])
     assert render(record, tmp_path / "figures") == [f"figures/{experiment.NAME}.{x}" for x in ("png", "pdf")]
+    # an unavailable gap as a record read back from JSON holds it: NaN written as "nan"
+    setting = record["series"]["settings"][0]
+    nan = ["nan"] * len(tiny.steps)
+    setting.update(gap=nan, gap_err=nan, benton_C="nan", benton_fit=nan, method="unavailable")
+    assert render(record, tmp_path / "unavailable")
 
 
 @pytest.mark.parametrize(
