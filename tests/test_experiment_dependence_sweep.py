@@ -15,7 +15,7 @@ SMALL = dependence_sweep.Config(
     seeds=2,
     spec=PairSpec(ar_hidden=12, steps=30, batch=64, diffusion=DiffusionSpec(steps=12, denoise=True)),
     nodes=64,
-    draws=512,
+    draws=4096,
 )
 
 
