@@ -255,7 +255,8 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 f"log(KL_DDPM / KL_AR) over {config.seeds} paired seeds on {len(PRIMARY)} primary endpoints "
                 f"(Tweedie-denoised output): "
                 + "; ".join(lines)
-                + f"; largest grid error of a primary log ratio {max(ratio_errors):.2g} (margin {config.margin:.3g})"
+                + f"; largest grid error of a primary log ratio {max(ratio_errors):.2g}"
+                + f" (margin {config.margin:.3g})"
             ),
             "bound": "avg conditional KL <= joint KL (chain rule), both models; the comparison is measured",
         },
