@@ -36,17 +36,15 @@ def draw(record: dict):
         (line,) = ax.plot(k, _positive(excess), marker="o", ms=3)
         ax.plot(k, _positive(cmi), ls="--", marker="x", ms=3, color=line.get_color())
         handles.append(Line2D([], [], color=line.get_color(), label=f"w = {window}"))
-    handles += [
-        Line2D([], [], color="k", marker="o", ms=3, label="E KL − CMI (≥ 0)"),
-        Line2D([], [], color="k", ls="--", marker="x", ms=3, label="CMI"),
-    ]
     if hidden:
-        handles.append(Line2D([], [], color="none", label=f"{hidden} values = 0 not drawn"))
+        handles.append(Line2D([], [], color="none", label=f"{hidden} zeros not drawn"))
     ax.set_yscale("log")
     ax.set_xlabel("stage k (patch index, 0-based)")
     ax.set_ylabel("nats")
-    ax.set_title("exact windowed score: KL − CMI ≥ 0", fontsize=8)
-    ax.legend(handles=handles, fontsize=7)
+    ax.set_title("exact windowed score:\nE KL − CMI ≥ 0 (solid, ●), CMI (dashed, ×)", fontsize=8)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * 30)  # head room for the legend above the curves
+    ax.legend(handles=handles, fontsize=7, ncols=3, loc="upper center", columnspacing=0.8)
     ax = axes[1]
     cmi = {(r["window"], r["k"]): r["cmi"] for r in exact}
     for result in learned:

@@ -1,7 +1,7 @@
 """Claim 8 figure: the two primary endpoints with 95% t-intervals over paired seeds. Left: per
 position k, the transition error under the model's own prefixes, E_a TV(P^_k(a, .), Q_k(a, .)),
 for AR-DM, DDPM and exact samples (the estimator's floor). Right: P(stay | just switched) per model
-and sampler output, against its exact value; dots are single seeds."""
+and sampler output, against its exact value; dots are single seeds. Titles carry the verdicts."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ def _interval_band(ax, x, entry, kind):
     ax.fill_between(x, low, high, color=COLOURS[kind], alpha=0.2, lw=0)
 
 
+def _verdict(record: dict, endpoint: str, what: str) -> str:
+    """'what, DDPM − AR-DM: estimate [interval], verdict' of a primary endpoint, '' when absent."""
+    for v in record.get("verdicts", []):
+        if v["primary"] and v["endpoint"].startswith(endpoint):
+            low, high = v["interval"]
+            return f"\n{what}, DDPM − AR-DM:\n{v['estimate']:.3f} [{low:.3f}, {high:.3f}], {v['verdict']}"
+    return ""
+
+
 def draw(record: dict):
     series, config = record["series"], record["config"]
     primary = series["primary_output"]
@@ -30,7 +39,10 @@ def draw(record: dict):
     ax.set_xticks(k)
     ax.set_xlabel("position k (0-based)")
     ax.set_ylabel(r"$E_a\,\mathrm{TV}(\hat P_k(a,\cdot), Q_k(a,\cdot))$")
-    ax.set_title(f"transition error, own prefixes ({primary})", fontsize=8)
+    ax.set_title(
+        f"transition error, own prefixes ({primary}){_verdict(record, 'transition', 'mean over k')}",
+        fontsize=8,
+    )
     ax.legend(fontsize=7)
     ax = axes[1]
     rows = [("ar", primary), ("ddpm", primary)]
@@ -62,7 +74,9 @@ def draw(record: dict):
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.invert_yaxis()
     ax.set_xlabel(r"$P(A_{k+1} = A_k \mid A_k \neq A_{k-1})$")
-    ax.set_title("stay right after a rare switch", fontsize=8)
+    ax.set_title(
+        f"stay right after a rare switch{_verdict(record, 'stay_error', 'error |P̂ − P|')}", fontsize=8
+    )
     ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(
         f"Claim 8: Markov-chain sequences (K={config['K']}, S={config['S']}, p={config['p']}), "

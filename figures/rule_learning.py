@@ -54,11 +54,11 @@ def _scatter(ax, groups, task, form, model):
     truth, g = run.get("data"), run.get(model)
     if truth is not None and len(truth["u"]):
         u, v = np.asarray(truth["u"], float), np.asarray(truth["v"], float)
-        ax.plot(u, v, ".", ms=1.5, color=COLORS["data"], alpha=0.5, label="truth")
+        ax.plot(u, v, ".", ms=2.5, color=COLORS["data"], alpha=0.6, label="truth", zorder=2)
         ax.set_xlim(*_limits(u))
         ax.set_ylim(*_limits(v))
         line = np.array(ax.get_xlim())
-        ax.plot(line, truth["slope_true"] * line, "k--", lw=0.8, label="true rule")
+        ax.plot(line, truth["slope_true"] * line, "k--", lw=0.8, label="true rule", zorder=1)
     if g is not None and len(g["u"]):
         color = COLORS[_role(model)]
         u, v = np.asarray(g["u"], float), np.asarray(g["v"], float)

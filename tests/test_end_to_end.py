@@ -38,6 +38,11 @@ def _assert_records_sound(out, code, records):
         assert entry["config_hash"] == record["config_hash"]
         for name in entry["figures"]:
             assert (out / name).stat().st_size > 0
+    claims = (out / "claims.md").read_text()
+    for record in records:
+        assert f"| {record['experiment']} |" in claims
+    assert claims.startswith(f"profile {records[0]['profile']}; root seed 0; device cpu; code ")
+    assert (out / "metrics.csv").read_text().count("\n") == 1 + sum(len(r["metrics"]) for r in records)
     assert code == 0
 
 

@@ -5,10 +5,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
+from verify import grids
 from verify.experiments import load
-from verify.experiments.rule_learning import DESIGN, Config, aggregate
+from verify.experiments.rule_learning import DESIGN, Config, _finite_rows, aggregate
 from verify.records import to_jsonable, validate_record, versions
+from verify.samplers import sample
 
 TINY = {
     "tasks": ("two-squares",),
@@ -124,3 +127,17 @@ def test_verdicts_use_the_declared_paired_differences():
     ]
     paper = by_endpoint["sun-shadow parametric/paper"]
     assert paper["estimate"] == pytest.approx((t["joint-mlp"] - t["ar-transformer"]).mean())
+
+
+def test_a_diverged_chain_fails_only_its_own_row():
+    """A score that is NaN on row 1 flags that row; the sampler runs on for the others."""
+    diverged = torch.zeros(4, dtype=torch.bool)
+
+    def score(x, t):
+        out = -x.clone()
+        out[1] = float("nan")
+        return out
+
+    x = sample(_finite_rows(score, diverged), grids.uniform(2.0, 5, 0.01), 4, 3, generator=torch.Generator())
+    assert diverged.tolist() == [False, True, False, False]
+    assert torch.isfinite(x).all()

@@ -1,6 +1,7 @@
 """The results folder survives interrupts at every write boundary, kill -9, corrupt files, two runs
 at once and code changes; after recovery its records, figures and manifest equal a clean run's."""
 
+import csv
 import json
 import os
 import signal
@@ -368,3 +369,18 @@ def test_a_figure_that_fails_to_draw_keeps_its_record_and_is_redrawn_by_the_reru
     before = _count(calls)
     _run(out)
     assert _count(calls) == before and _state(out) == clean
+
+
+def test_metrics_csv_holds_every_metric_of_every_record_with_its_stamp(calls, tmp_path):
+    out = tmp_path / "out"
+    records_, failures = _run(out)
+    runner.write_claims(out, records_, failures)
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["experiment"], row["metric"]) for row in rows] == [(n, "mean_square") for n in fake.NAMES]
+    for row, record in zip(rows, records_, strict=True):
+        metric = record["metrics"]["mean_square"]
+        assert float(row["value"]) == metric["value"] and float(row["stderr"]) == metric["stderr"]
+        assert row["ci_low"] == row["ci_high"] == ""
+        assert (row["profile"], row["seed"], row["code"]) == ("quick", "0", record["versions"]["code"])
+    assert (out / "metrics.csv").stat().st_mode & 0o777 == 0o644

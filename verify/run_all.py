@@ -2,11 +2,12 @@
 
 Cells run in local processes (`--jobs N`) or on Dask (`--executor dask [--scheduler ADDRESS]`).
 
-Writes DIR/<experiment>.json, DIR/manifest.json, DIR/figures/*.png|pdf and DIR/claims.md, logs
-progress on stderr, then prints the claims table on stdout (built from every record in DIR). A
-rerun skips experiments (and cells) whose config, seed, device and code already have a complete
-record, repairs missing figures and manifest entries, and sets corrupt files aside; Ctrl-C or
-kill keeps everything finished; two runs on one folder share the work.
+Writes DIR/<experiment>.json, DIR/manifest.json, DIR/figures/*.png|pdf, DIR/claims.md and
+DIR/metrics.csv (every metric with its interval, one row each); logs progress on stderr, then
+prints the claims table (built from every record in DIR) on stdout. A rerun skips experiments
+(and cells) whose config, seed, device and code already have a complete record, repairs missing
+figures and manifest entries, and sets corrupt files aside; Ctrl-C or kill keeps everything
+finished; two runs on one folder share the work.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Layout of an output folder DIR:
   DIR/figures/<experiment>*.png|pdf
   DIR/manifest.json                experiment -> record, figures, config hash, versions, wall time
   DIR/claims.md                    the claims table, built from every record in DIR
+  DIR/metrics.csv                  the same records' metrics as one tidy table (verify.export)
 
 What the folder guarantees (verify.store has the mechanisms):
 - Write order per experiment: figures, then the record (the commit point), then its manifest
@@ -34,6 +35,7 @@ import verify.experiments as experiments
 from verify import store
 from verify.claims import claims_table
 from verify.experiments import Cell, Experiment, Outcome
+from verify.export import write_metrics_csv
 from verify.records import (
     code_digest,
     config_hash,
@@ -146,6 +148,7 @@ def run(
     results: dict[str, dict] = {name: {} for name in by_name}
     failures: dict[str, list[str]] = {}
     started = time.perf_counter()
+    left = {name: item.experiment.estimated_s[profile] for name, item in by_name.items()}
 
     def finish(name: str) -> None:
         item = by_name[name]
@@ -154,16 +157,18 @@ def run(
             existing = None if force else store.load(path, validate_for(name), log, locked=True)
             if existing is not None and existing["config_hash"] == item.config_hash:
                 log(f"[skip] {name}: another run wrote its record")
+                left.pop(name, None)
                 return
             payloads = [results[name][c.key] for c in cells[name]]
             record = seal(_record(item, payloads, profile, seed, device))
             figures = _draw(draw, record, out, log)
             write_json_atomic(path, record)
         _update_manifest(out, record, figures)
-        est = item.experiment.estimated_s[profile]
+        est = left.pop(name, 0.0)
         log(
             f"[done] {name}: {record['elapsed_s']:.1f} s of compute (estimated {est:.0f} s), "
-            f"wall {time.perf_counter() - started:.1f} s so far"
+            f"wall {time.perf_counter() - started:.1f} s so far, about {sum(left.values()):.0f} s left "
+            f"by the estimates ({len(left)} experiment(s))"
         )
 
     remaining = []
@@ -385,7 +390,8 @@ def repair(out: Path, draw, log=print) -> None:
 
 def write_claims(out: Path, records: list[dict], failures: dict, log=print) -> str:
     """Render the claims table from every record in DIR (this run's `records` and failures win
-    for their experiments), save it as DIR/claims.md and return it."""
+    for their experiments); save it as DIR/claims.md, the same records' metrics as DIR/metrics.csv,
+    and return the table."""
     by_name = {r["experiment"]: r for r in present_records(out, log)}
     by_name.update({r["experiment"]: r for r in records})
     rows = [r for name, r in by_name.items() if name not in failures]
@@ -393,4 +399,5 @@ def write_claims(out: Path, records: list[dict], failures: dict, log=print) -> s
     rows.sort(key=lambda r: order.get(r["experiment"], len(order)))
     table = claims_table(rows, failures, read_manifest(out, log))
     write_text_atomic(Path(out) / "claims.md", table + "\n")
+    write_metrics_csv(out, rows)
     return table

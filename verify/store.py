@@ -90,7 +90,7 @@ def load(path: Path, validate, log, locked: bool = False) -> dict | None:
         return read_sealed(path, validate)
     except CorruptFile as error:
         target = set_aside(path)
-        log(f"[corrupt] {error}; set aside as {target.name}, recomputing")
+        log(f"[corrupt] {error}; set aside as {target.name}; it is recomputed or rebuilt")
         return None
     finally:
         lock.release()

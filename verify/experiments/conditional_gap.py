@@ -57,6 +57,7 @@ CLAIMS = {
     "interaction": "AR-DM's advantage is larger on dependent patches than on their independent control",
     "control": "on independent patches AR-DM is no better than DDPM (equivalence)",
     "rare": "at a rare prefix component AR-DM's conditional KL is smaller than DDPM's",
+    "matched": "at matched joint KL (training checkpoints) AR-DM's conditional KL is smaller than DDPM's",
 }
 
 
@@ -264,6 +265,25 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     )
 
 
+def _matched_joint(pair, steps: int) -> list[float]:
+    """Per seed, log average_kl of DDPM's final model minus AR-DM's at the same joint KL, AR-DM's
+    value interpolated (log-log) between its checkpoints; seeds where DDPM's joint KL lies outside
+    AR-DM's checkpoint range are skipped (no extrapolation)."""
+    out = []
+    for ddpm, ar in zip(*pair, strict=True):
+        runs = ar.get("checkpoints", []) + [{"step": steps, **ar["denoised"]}]
+        joint = np.log([c["joint_kl"] for c in runs])
+        conditional = np.log([c["average_kl"] for c in runs])
+        target = math.log(ddpm["denoised"]["joint_kl"])
+        if joint.min() <= target <= joint.max():
+            order = np.argsort(joint)
+            out.append(
+                math.log(ddpm["denoised"]["average_kl"])
+                - float(np.interp(target, joint[order], conditional[order]))
+            )
+    return out
+
+
 def _verdicts(config: Config, results) -> list[dict]:
     pairs = {name: paired_rows(results, target=name) for name in ("dependent", "control")}
 
@@ -283,6 +303,19 @@ def _verdicts(config: Config, results) -> list[dict]:
     secondary += comparisons(
         CLAIMS["dependent"] + " (x_delta output)", "superiority", early, config.margin, PRIMARY, primary=False
     )
+    matched = _matched_joint(pairs["dependent"], config.spec.steps)
+    if len(matched) >= 2:
+        secondary.append(
+            Comparison(
+                CLAIMS["matched"],
+                "average_kl at DDPM's final joint KL",
+                "superiority",
+                matched,
+                config.margin,
+                False,
+                "log",
+            )
+        )
     if config.rare_seeds >= 2:
         for w in config.rare_weights:
             values = log_ratios(*paired_rows(results, target=f"rare{w:g}"), lambda r: r["rare_kl"])

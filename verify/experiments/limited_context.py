@@ -334,8 +334,9 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         for w in config.windows
     )
     learned_text = (
-        f"; learned w={window}: integrated score error {value['learned_integrated_score_error']:.3g} "
-        f"vs CMI {total_cmi:.3g} nats"
+        f"; learned w={window}: sum_j h_j E||s - g_full||^2 {value['learned_integrated_score_error']:.3g} "
+        f"(exact windowed score's {value['exact_window_integrated_score_error']:.3g}; a {config.N_eval}-step "
+        f"sum, not the Girsanov bound) vs CMI {total_cmi:.3g} nats"
         if learned
         else ""
     )

@@ -95,6 +95,14 @@ MODELS = {
     "ar-mlp": Model("ar", "mlp", "AR-DM (MLP)"),
     "joint-unet": Model("joint", "unet", "DDPM (UNet)"),
 }
+CELL_UNITS = {  # per-cell quantities reported as means over seeds
+    "parameters": "count",
+    "train_s": "s",
+    "final_loss": "loss",
+    "diverged": "fraction",
+    "cond_kl": "nats",
+    "cond_tv": "probability",
+}
 DESIGN = ("joint-transformer", "ar-transformer", "joint-mlp", "ar-mlp")
 LABELS = {"data": "truth (floor)", **{name: m.label for name, m in MODELS.items()}}
 
@@ -126,8 +134,8 @@ class Config:
     sampling grid (DiffusionSpec, denoise=True); samples/image_samples: generated draws per cell;
     grid_nodes: nodes per axis of the exact grid law (two-squares); seeds/image_seeds: independently
     trained seeds per model; truth_nodes: quadrature cells per interval of every free parameter
-    for the image truth's Tweedie step; unet: add the DDPM UNet row to the image form; margin: declared smallest effect
-    on the sum error (verdicts)."""
+    for the image truth's Tweedie step; unet: add the DDPM UNet row to the image form; margin:
+    declared smallest effect on the sum error (verdicts)."""
 
     tasks: tuple = ("sun-shadow", "sun-shadow-clip", "two-squares")
     forms: tuple = FORMS
@@ -297,19 +305,37 @@ def _network(model: str, form: str, data, config: Config, seed: int) -> torch.nn
     return CleanPatches(net) if MODELS[model].role == "ar" else CleanJoint(net)
 
 
-def _generate(model: str, net, data, n: int, config: Config, generator, device) -> torch.Tensor:
-    spec = config.spec
+def _finite_rows(score, diverged: torch.Tensor):
+    """`score` with non-finite rows set to 0 and flagged in `diverged` (n,), so that one diverged
+    chain fails its own image (NaN output, a detection failure) instead of the whole batch."""
+
+    def guarded(*args):
+        s = score(*args)
+        bad = ~torch.isfinite(s).all(dim=1)
+        diverged.logical_or_(bad.to(diverged.device))
+        return torch.where(bad[:, None], torch.zeros_like(s), s)
+
+    return guarded
+
+
+def _generate(model: str, net, data, n: int, config: Config, generator, device) -> tuple[torch.Tensor, float]:
+    """n draws of the Tweedie-denoised sampler output (rows of diverged chains NaN) and the
+    fraction of diverged chains."""
+    spec, diverged = config.spec, torch.zeros(n, dtype=torch.bool)
     if MODELS[model].role == "ar":
-        score = as_conditional_score(net)
-        return sample_ar(
+        score = _finite_rows(as_conditional_score(net), diverged)
+        x = sample_ar(
             score, data.patch_sizes, spec.time_grid(), n, generator=generator, device=device, denoise=True
         )
-    return sample(
-        as_score(net), spec.time_grid(), n, data.dim, generator=generator, device=device, denoise=True
-    )
+    else:
+        score = _finite_rows(as_score(net), diverged)
+        x = sample(score, spec.time_grid(), n, data.dim, generator=generator, device=device, denoise=True)
+    x = x.to("cpu")
+    x[diverged | ~torch.isfinite(x).all(dim=1)] = float("nan")
+    return x, float(diverged.double().mean())
 
 
-def _truth(task, form: str, data, n: int, config: Config, generator) -> tuple[torch.Tensor, dict]:
+def _truth(task, form: str, data, n: int, config: Config, generator, device) -> tuple[torch.Tensor, dict]:
     """The floor: truth -> forward noise to delta -> exact Tweedie step; plus checks of the truth
     (quadrature mean and KL bound; detector exactness on clean renders, detection of raw x_delta)."""
     x0 = data.sample(n, 0.0, generator)
@@ -328,7 +354,7 @@ def _truth(task, form: str, data, n: int, config: Config, generator) -> tuple[to
         "clean_ok": float(ok.double().mean()),
         "x_delta_detect": float(raw_ok.double().mean()),
     }
-    return image_tweedie(data, x_delta, config.delta, config.truth_nodes), info
+    return image_tweedie(data, x_delta, config.delta, config.truth_nodes, device=device), info
 
 
 def _geometry(task, form: str, x: torch.Tensor, config: Config):
@@ -360,7 +386,7 @@ def run_cell(params: Params, device: str = "cpu") -> dict:
     n = config.samples if params.form == "parametric" else config.image_samples
     out = {"seed": params.seed, "task": params.task, "form": params.form, "model": params.model}
     if params.model == "data":
-        x, info = _truth(task, params.form, data, n, config, generator)
+        x, info = _truth(task, params.form, data, n, config, generator, device)
         out.update(info)
     else:
         net = _network(params.model, params.form, data, config, params.seed)
@@ -384,7 +410,7 @@ def run_cell(params: Params, device: str = "cpu") -> dict:
             final_loss=float(np.mean(trained.losses[-20:])),
             train_s=trained.elapsed_s,
         )
-        x = _generate(params.model, trained.ema, data, n, config, generator, device)
+        x, out["diverged"] = _generate(params.model, trained.ema, data, n, config, generator, device)
         if params.form == "parametric" and data.dim == 2:
             out.update(_exact_gaps(data, params.model, trained.ema, config))
     geometry, ok = _geometry(task, params.form, x, config)
@@ -482,15 +508,9 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         metrics[f"{prefix}/detect_rate"] = metric(
             entry["detect_rate"], "fraction", "detected images, mean over seeds"
         )
-        for key in ("parameters", "train_s", "final_loss", "cond_kl", "cond_tv"):
+        for key, unit in CELL_UNITS.items():
             if key in rows[0]:
                 value, se, interval = _over_seeds([r[key] for r in rows])
-                unit = {
-                    "parameters": "count",
-                    "train_s": "s",
-                    "cond_kl": "nats",
-                    "cond_tv": "probability",
-                }.get(key, "loss")
                 metrics[f"{prefix}/{key}"] = metric(
                     value, unit, f"mean over {len(rows)} seeds", stderr=se, ci=interval
                 )

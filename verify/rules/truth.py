@@ -37,18 +37,19 @@ def mixture_tweedie(mixture, x: torch.Tensor, t: float) -> torch.Tensor:
     return math.exp(t) * (x + -math.expm1(-2.0 * t) * mixture.score(x, t))
 
 
-def image_tweedie(data: RenderedRules, x: torch.Tensor, t: float, nodes, chunk: int = 64) -> torch.Tensor:
-    """Quadrature E[x_0 | x_t = x] (n, d) for the image form `data`, `nodes` cells per interval."""
+def image_tweedie(data: RenderedRules, x: torch.Tensor, t: float, nodes, chunk: int = 64, device="cpu"):
+    """Quadrature E[x_0 | x_t = x] (n, d) for the image form `data`, `nodes` cells per interval;
+    the (n x grid) likelihood products run on `device`, the result is on x's device."""
     if x.ndim != 2 or x.shape[1] != data.dim:
         raise ValueError(f"x: expected shape (n, {data.dim}), got {tuple(x.shape)}")
     theta, weights = quadrature_nodes(data.task, nodes)
     images = 2 * patchify(render(data.task, data.task.geometry(theta), data.size), data.num_patches) - 1
     a, var = math.exp(-t), -math.expm1(-2.0 * t)
-    images = images.to(DTYPE)
+    images, weights = images.to(device, DTYPE), weights.to(device)
     norms = images.square().sum(dim=1)
     out = []
-    for rows in x.to(DTYPE).split(chunk):
+    for rows in x.to(device, DTYPE).split(chunk):
         # -||x - a r||^2 / (2 s^2) up to a per-row constant
         logits = weights.log() + (a * rows @ images.T - 0.5 * a * a * norms) / var
         out.append(torch.softmax(logits, dim=1) @ images)
-    return torch.cat(out)
+    return torch.cat(out).to(x.device)
