@@ -23,6 +23,7 @@ TINY = {
     "image_samples": 20,
     "grid_nodes": 32,
     "truth_nodes": 40,
+    "primary": (("two-squares", "parametric"),),
 }
 
 
@@ -71,6 +72,7 @@ def test_cells_pair_the_models_of_each_seed():
 def test_default_profile_declares_the_seed_counts():
     default = load("rule_learning").profiles["default"]
     assert default.seeds >= 5 and default.image_seeds >= 3
+    assert len(default.primary) * 2.0**-default.seeds <= 0.05  # the primary family can reach 5%
     assert load("rule_learning").profiles["full"].samples >= 2000
 
 
@@ -82,6 +84,7 @@ def test_default_profile_declares_the_seed_counts():
         ("tasks", ("nope",)),
         ("image_tasks", ("sun-shadow-clip",)),
         ("samples", 5),
+        ("primary", (("two-squares", "image"),)),
     ],
 )
 def test_bad_input_names_the_parameter(field, value):
@@ -114,7 +117,7 @@ def test_verdicts_use_the_declared_paired_differences():
         "ar-mlp": [0.20, 0.22, 0.21],
     }
     results = [_row(m, seed, v) for m, values in totals.items() for seed, v in enumerate(values)]
-    config = Config(tasks=("sun-shadow",), forms=("parametric",))
+    config = Config(tasks=("sun-shadow",), forms=("parametric",), primary=(("sun-shadow", "parametric"),))
     outcome = aggregate(config, results)
     by_endpoint = {v["endpoint"]: v for v in outcome.verdicts}
     main = by_endpoint["sun-shadow parametric/factorisation"]

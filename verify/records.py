@@ -126,7 +126,7 @@ def code_digest() -> str:
     digest = hashlib.sha256()
     for package in CODE_PACKAGES:
         root = Path(importlib.import_module(package).__file__).parent
-        for path in sorted(root.rglob("*.py")):
+        for path in sorted(p for p in root.rglob("*.py") if p.is_file()):
             digest.update(f"{package}/{path.relative_to(root).as_posix()}\0".encode())
             digest.update(path.read_bytes() + b"\0")
     digest.update(torch.__version__.encode())
@@ -148,11 +148,11 @@ def owner_alive(pid: int, host: str) -> bool:
     if host != owner().split(".", 1)[1]:
         return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: existence only (PermissionError means it exists)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

@@ -139,127 +139,149 @@ def run(
     out = Path(out)
     store.clean_temporaries(out, log)
     repair(out, draw, log)
-    todo = [item for item in items if not item.done]
     for item in items:
         if item.done:
             log(f"[skip] {item.experiment.name}: complete record with config hash {item.config_hash}")
-    by_name = {item.experiment.name: item for item in todo}
-    cells = {name: item.experiment.cells(item.config, seed) for name, item in by_name.items()}
-    results: dict[str, dict] = {name: {} for name in by_name}
-    failures: dict[str, list[str]] = {}
-    started = time.perf_counter()
-    left = {name: item.experiment.estimated_s[profile] for name, item in by_name.items()}
-
-    def finish(name: str) -> None:
-        item = by_name[name]
-        path = out / f"{name}.json"
-        with store.FileLock(path):
-            existing = None if force else store.load(path, validate_for(name), log, locked=True)
-            if existing is not None and existing["config_hash"] == item.config_hash:
-                log(f"[skip] {name}: another run wrote its record")
-                left.pop(name, None)
-                return
-            payloads = [results[name][c.key] for c in cells[name]]
-            record = seal(_record(item, payloads, profile, seed, device))
-            figures = _draw(draw, record, out, log)
-            write_json_atomic(path, record)
-        _update_manifest(out, record, figures)
-        est = left.pop(name, 0.0)
-        log(
-            f"[done] {name}: {record['elapsed_s']:.1f} s of compute (estimated {est:.0f} s), "
-            f"wall {time.perf_counter() - started:.1f} s so far, about {sum(left.values()):.0f} s left "
-            f"by the estimates ({len(left)} experiment(s))"
-        )
-
-    remaining = []
-    for name in by_name:
-        for cell in cells[name]:
-            cached = None if force else store.load(_cell_path(out, cell, device), _cell_check(cell), log)
-            if cached is not None:
-                results[name][cell.key] = cached
-            else:
-                remaining.append(cell)
-        if len(results[name]) == len(cells[name]):
-            finish(name)
-    counts = {"done": 0, "failed": 0}
-
-    def progress() -> str:
-        running = len(remaining) - counts["done"] - counts["failed"]
-        return f"[{counts['done']} done, {running} running or queued, {counts['failed']} failed]"
-
-    def collect(cell: Cell, payload: dict, how: str) -> None:
-        name = cell.experiment
-        results[name][cell.key] = payload
-        counts["done"] += 1
-        log(f"  {name}: cell {cell.key} {how} ({len(results[name])}/{len(cells[name])}) {progress()}")
-        if len(results[name]) == len(cells[name]) and name not in failures:
-            finish(name)
-
-    pending = remaining
+    session = _Session(
+        [item for item in items if not item.done], profile, seed, device, out, force, draw, log
+    )
+    pending = session.resume()
     while pending:
-        mine, theirs, locks = [], [], {}
-        for cell in pending:
-            path = _cell_path(out, cell, device)
-            lock = store.FileLock(path)
-            if not lock.acquire(blocking=False):
-                theirs.append(cell)
-                continue
-            cached = None if force else store.load(path, _cell_check(cell), log, locked=True)
-            if cached is not None:  # written by another run since we looked
-                lock.release()
-                collect(cell, cached, "from another run")
-            else:
-                locks[cell] = lock
-                mine.append(cell)
-        try:
-            if mine:
-                _compute(mine, locks, executor, out, device, failures, counts, collect, progress, log)
-        finally:  # Ctrl-C or an error: free the cells this run had claimed
-            for lock in locks.values():
-                lock.release()
-        pending = _wait(theirs, out, device, log) if theirs else []
+        pending = session.step(pending, executor)
     # only this run's records: an older record of a now incomplete experiment is not reported
     current = [_peek_record(out, item.experiment.name) for item in items]
     current = [
         r for r, item in zip(current, items, strict=True) if r and r["config_hash"] == item.config_hash
     ]
-    return current, failures
+    return current, session.failures
 
 
-def _compute(mine, locks, executor, out, device, failures, counts, collect, progress, log) -> None:
-    """Run the cells this run holds locks for; save each finished one, then free its lock."""
-    # closing(): Ctrl-C or an error here stops the executor's workers; finished cells stay on disk
-    with contextlib.closing(executor.run(mine, device)) as outcomes:
-        for cell, outcome in outcomes:
-            name = cell.experiment
-            if not outcome["ok"]:
-                locks.pop(cell).release()
-                counts["failed"] += 1
-                failures.setdefault(name, []).append(f"cell {cell.key} ({cell.params}):\n{outcome['error']}")
-                log(
-                    f"[fail] {name}: cell {cell.key} raised; the other cells go on {progress()}\n"
-                    f"{outcome['error']}"
-                )
+class _Session:
+    """One run over the experiments to do: their cells, the results so far, failures, progress."""
+
+    def __init__(self, todo, profile, seed, device, out, force, draw, log):
+        self.items = {item.experiment.name: item for item in todo}
+        self.cells = {name: item.experiment.cells(item.config, seed) for name, item in self.items.items()}
+        self.results: dict[str, dict] = {name: {} for name in self.items}
+        self.failures: dict[str, list[str]] = {}
+        self.profile, self.seed, self.device, self.out = profile, seed, device, out
+        self.force, self.draw, self.log = force, draw, log
+        self.left = {name: item.experiment.estimated_s[profile] for name, item in self.items.items()}
+        self.started = time.perf_counter()
+        self.to_compute, self.done, self.failed = 0, 0, 0
+
+    def path(self, cell: Cell) -> Path:
+        return _cell_path(self.out, cell, self.device)
+
+    def resume(self) -> list[Cell]:
+        """Take every cell already saved, finish the experiments they complete; return the rest."""
+        remaining = []
+        for name, cells in self.cells.items():
+            for cell in cells:
+                cached = None if self.force else store.load(self.path(cell), _cell_check(cell), self.log)
+                if cached is not None:
+                    self.results[name][cell.key] = cached
+                else:
+                    remaining.append(cell)
+            if len(self.results[name]) == len(cells):
+                self.finish(name)
+        self.to_compute = len(remaining)
+        return remaining
+
+    def step(self, pending: list[Cell], executor) -> list[Cell]:
+        """Claim the free cells (lock), take those another run saved meanwhile, compute the rest;
+        return the cells another run holds, once at least one of them is free again."""
+        mine, theirs, locks = [], [], {}
+        for cell in pending:
+            lock = store.FileLock(self.path(cell))
+            if not lock.acquire(blocking=False):
+                theirs.append(cell)
                 continue
-            payload = {"key": cell.key, "result": outcome["result"], "elapsed_s": outcome["elapsed_s"]}
-            sealed = seal(payload)
-            write_json_atomic(_cell_path(out, cell, device), sealed)
-            locks.pop(cell).release()
-            saved = {k: v for k, v in sealed.items() if k in payload}  # as a rerun reads it back
-            collect(cell, saved, f"in {outcome['elapsed_s']:.1f} s")
-
-
-def _wait(theirs: list[Cell], out: Path, device: str, log) -> list[Cell]:
-    """Wait until at least one cell another run holds is free; return them all to be looked at again."""
-    locks = [store.FileLock(_cell_path(out, cell, device)) for cell in theirs]
-    holders = sorted({lock.holder() for lock in locks} - {""})
-    log(f"[wait] {len(theirs)} cell(s) are being computed by another run ({', '.join(holders)}); waiting")
-    while True:
-        for lock in locks:
-            if lock.acquire(blocking=False):
+            cached = (
+                None if self.force else store.load(self.path(cell), _cell_check(cell), self.log, locked=True)
+            )
+            if cached is not None:  # written by another run since we looked
                 lock.release()
-                return theirs
-        time.sleep(POLL_S)
+                self.collect(cell, cached, "from another run")
+            else:
+                locks[cell] = lock
+                mine.append(cell)
+        try:
+            if mine:
+                self.compute(mine, locks, executor)
+        finally:  # Ctrl-C or an error: free the cells this run had claimed
+            for lock in locks.values():
+                lock.release()
+        return self.wait(theirs) if theirs else []
+
+    def compute(self, mine: list[Cell], locks: dict, executor) -> None:
+        """Run the cells this run holds locks for; save each finished one, then free its lock."""
+        # closing(): Ctrl-C or an error here stops the executor's workers; finished cells stay on disk
+        with contextlib.closing(executor.run(mine, self.device)) as outcomes:
+            for cell, outcome in outcomes:
+                name = cell.experiment
+                if not outcome["ok"]:
+                    locks.pop(cell).release()
+                    self.failed += 1
+                    self.failures.setdefault(name, []).append(
+                        f"cell {cell.key} ({cell.params}):\n{outcome['error']}"
+                    )
+                    self.log(
+                        f"[fail] {name}: cell {cell.key} raised; the other cells go on {self.progress()}\n"
+                        f"{outcome['error']}"
+                    )
+                    continue
+                payload = {"key": cell.key, "result": outcome["result"], "elapsed_s": outcome["elapsed_s"]}
+                sealed = seal(payload)
+                write_json_atomic(self.path(cell), sealed)
+                locks.pop(cell).release()
+                saved = {k: v for k, v in sealed.items() if k in payload}  # as a rerun reads it back
+                self.collect(cell, saved, f"in {outcome['elapsed_s']:.1f} s")
+
+    def wait(self, theirs: list[Cell]) -> list[Cell]:
+        """Wait until at least one cell another run holds is free; return them all to look at again."""
+        locks = [store.FileLock(self.path(cell)) for cell in theirs]
+        holders = sorted({lock.holder() for lock in locks} - {""})
+        self.log(f"[wait] {len(theirs)} cell(s) are being computed by another run ({', '.join(holders)})")
+        while True:
+            for lock in locks:
+                if lock.acquire(blocking=False):
+                    lock.release()
+                    return theirs
+            time.sleep(POLL_S)
+
+    def progress(self) -> str:
+        running = self.to_compute - self.done - self.failed
+        return f"[{self.done} done, {running} running or queued, {self.failed} failed]"
+
+    def collect(self, cell: Cell, payload: dict, how: str) -> None:
+        name = cell.experiment
+        self.results[name][cell.key] = payload
+        self.done += 1
+        count = f"{len(self.results[name])}/{len(self.cells[name])}"
+        self.log(f"  {name}: cell {cell.key} {how} ({count}) {self.progress()}")
+        if len(self.results[name]) == len(self.cells[name]) and name not in self.failures:
+            self.finish(name)
+
+    def finish(self, name: str) -> None:
+        """Aggregate, draw, commit the record, then its manifest entry (under the record's lock)."""
+        item, path = self.items[name], self.out / f"{name}.json"
+        estimate = self.left.pop(name, 0.0)
+        with store.FileLock(path):
+            existing = None if self.force else store.load(path, validate_for(name), self.log, locked=True)
+            if existing is not None and existing["config_hash"] == item.config_hash:
+                self.log(f"[skip] {name}: another run wrote its record")
+                return
+            payloads = [self.results[name][c.key] for c in self.cells[name]]
+            record = seal(_record(item, payloads, self.profile, self.seed, self.device))
+            figures = _draw(self.draw, record, self.out, self.log)
+            write_json_atomic(path, record)
+        _update_manifest(self.out, record, figures)
+        self.log(
+            f"[done] {name}: {record['elapsed_s']:.1f} s of compute (estimated {estimate:.0f} s), "
+            f"wall {time.perf_counter() - self.started:.1f} s so far, about {sum(self.left.values()):.0f} s "
+            f"left by the estimates ({len(self.left)} experiment(s))"
+        )
 
 
 def _draw(draw, record: dict, out: Path, log) -> list[str] | None:

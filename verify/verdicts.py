@@ -225,10 +225,16 @@ def overall(verdicts) -> str:
 
 
 def describe(verdict: dict, unit: str = "nats") -> str:
-    """One line for summaries: endpoint, estimate [interval], p, verdict (power if unresolved)."""
+    """One line for summaries: endpoint, estimate [interval], the p-value that decided it (the
+    test against the claim when contradicted), verdict (power if unresolved)."""
     low, high = verdict["interval"]
     unit = "log ratio" if verdict["scale"] == "log" else unit
-    p = "exact" if verdict["p"] is None else f"p = {verdict['p']:.3g}"
+    if verdict["p"] is None:
+        p = "exact"
+    elif verdict["verdict"] == "contradicted":
+        p = f"p against = {verdict['p_against']:.3g}"
+    else:
+        p = f"p = {verdict['p']:.3g}"
     text = (
         f"{verdict['endpoint']}: {verdict['estimate']:.3g} [{low:.3g}, {high:.3g}] {unit}, "
         f"margin {verdict['margin']:.3g}, {p} -> {verdict['verdict']}"
