@@ -17,10 +17,10 @@ import torch
 from synthetic.gaussian_mixture import GaussianMixture
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.validation import DTYPE
-from verify.bench.timing import best_time
 from verify.exact import gaussian_sampler_law, grid_divergences, grid_sampler_law, richardson
 from verify.grids import uniform
 from verify.metrics import gaussian_kl
+from verify.timing import best_time
 
 GRID = uniform(3.0, 200, 0.01)
 BOX = 8.0

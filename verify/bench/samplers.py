@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 
 from synthetic import LinearGaussianChain
-from verify.bench.timing import best_time
 from verify.grids import uniform
 from verify.samplers import sample, sample_ar
+from verify.timing import best_time
 
 DIM, STEPS, SAMPLES = 8, 50, 1000
 

@@ -17,7 +17,7 @@ from torch.distributions import Categorical, MixtureSameFamily, MultivariateNorm
 
 from synthetic import GaussianMixture
 from synthetic.presets import markov_sequence
-from verify.bench.timing import best_time
+from verify.timing import best_time
 
 T = 0.5  # OU time at which every score is evaluated
 CHUNK = 4096  # rows per autograd call, keeping the (rows, M, d) intermediates in memory
