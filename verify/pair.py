@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,14 +30,40 @@ from verify.spec import DiffusionSpec
 from verify.train import train
 from verify.verdicts import Comparison
 
-MODELS = ("ddpm", "ar")
-NETWORKS = {"ddpm": "mlp", "ar": "conditional-mlp"}
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the pair: its network (verify.models name), how a trained network becomes the
+    side's score callable, the exact score in the same form (`truth(distribution)`), whether that
+    form is conditional, s(k, x^k, x^{<k}, t), and the grid law of the side's sampler,
+    grid_law(score, grid, **kw)."""
+
+    network: str
+    score: Callable
+    truth: Callable
+    conditional: bool
+    grid_law: Callable
+
+
+SIDES = {
+    "ddpm": Side(
+        "mlp",
+        as_score,
+        lambda d: d.score,
+        False,
+        lambda score, grid, **kw: grid_sampler_law(score, grid, 2, **kw),
+    ),
+    "ar": Side(
+        "conditional-mlp", as_conditional_score, lambda d: d.conditional_score, True, grid_ar_sampler_law
+    ),
+}
+MODELS = tuple(SIDES)
 GRID_TOL = 1e-6  # quadrature slack of the chain rule and of q's mass on the box
 MASS_TOL = 1e-9  # FFT round-off clipped at 0 may add this much mass, never more
 
 
 def check_model(model: str) -> str:
-    if model not in NETWORKS:
+    if model not in SIDES:
         raise ValueError(f"model: must be one of {MODELS}, got {model!r}")
     return model
 
@@ -84,7 +111,7 @@ def train_model(model: str, distribution, spec: PairSpec, seed: int, device: str
     checkpoints)."""
     hidden = hidden_width(model, spec, distribution)
     network = build_model(
-        NETWORKS[model],
+        SIDES[model].network,
         distribution.dim,
         distribution.patch_sizes,
         seed=seed,
@@ -107,7 +134,7 @@ def train_model(model: str, distribution, spec: PairSpec, seed: int, device: str
 
 def score_function(model: str, network):
     """The network as a score callable: score(x, t) for DDPM, score(k, x_k, prefix, t) for AR-DM."""
-    return as_score(network) if check_model(model) == "ddpm" else as_conditional_score(network)
+    return SIDES[check_model(model)].score(network)
 
 
 def target_log_densities(distribution, t: float):
@@ -121,11 +148,9 @@ def target_log_densities(distribution, t: float):
 def measure(model: str, score, distribution, spec: DiffusionSpec, nodes: int, box: float):
     """`conditional_endpoints` of the sampler of `spec` driven by `score`, against the law of the
     output it returns (q_0 when denoised, q_delta otherwise)."""
-    grid = spec.time_grid()
-    if check_model(model) == "ddpm":
-        law = grid_sampler_law(score, grid, 2, box=box, n=nodes, scheme=spec.scheme, denoise=spec.denoise)
-    else:
-        law = grid_ar_sampler_law(score, grid, box=box, n=nodes, scheme=spec.scheme, denoise=spec.denoise)
+    law = SIDES[check_model(model)].grid_law(
+        score, spec.time_grid(), box=box, n=nodes, scheme=spec.scheme, denoise=spec.denoise
+    )
     log_prob, prefix_log_prob = target_log_densities(distribution, 0.0 if spec.denoise else spec.delta)
     return law, conditional_endpoints(law, log_prob, prefix_log_prob)
 

@@ -28,9 +28,9 @@ import torch
 
 from synthetic import presets
 from synthetic.validation import DTYPE
-from verify.exact import conditional_endpoints, grid_ar_sampler_law, grid_sampler_law
+from verify.exact import conditional_endpoints
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
-from verify.pair import MODELS, check_model, grid_checks, refined, target_log_densities
+from verify.pair import MODELS, SIDES, check_model, grid_checks, refined, target_log_densities
 from verify.records import check, metric
 from verify.samplers.perturb import Bias
 from verify.spec import DiffusionSpec
@@ -96,12 +96,12 @@ def cells(config: Config, seed: int) -> list[Cell]:
 def _endpoints(params: Params, nodes: int) -> dict:
     distribution = presets.dependent_pair(params.strength)
     b = torch.tensor(DIRECTIONS.get(params.direction, (0.0, 0.0)), dtype=DTYPE) * params.size
-    spec, grid = params.diffusion, params.diffusion.time_grid()
-    kwargs = {"box": params.box, "n": nodes, "scheme": spec.scheme, "denoise": spec.denoise}
-    if check_model(params.model) == "ddpm":
-        law = grid_sampler_law(Bias(distribution.score, b), grid, 2, **kwargs)
-    else:
-        law = grid_ar_sampler_law(Bias(distribution.conditional_score, b, patch_sizes=(1, 1)), grid, **kwargs)
+    spec, side = params.diffusion, SIDES[check_model(params.model)]
+    sizes = distribution.patch_sizes if side.conditional else None
+    perturbed = Bias(side.truth(distribution), b, patch_sizes=sizes)
+    law = side.grid_law(
+        perturbed, spec.time_grid(), box=params.box, n=nodes, scheme=spec.scheme, denoise=spec.denoise
+    )
     ends = conditional_endpoints(
         law, *target_log_densities(distribution, 0.0 if spec.denoise else spec.delta)
     )
