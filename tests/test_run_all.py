@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import types
 from dataclasses import dataclass
@@ -263,3 +264,27 @@ def test_cli_version_and_defaults_in_help(capsys):
     with pytest.raises(SystemExit):
         run_all.parse_args(["--help"])
     assert "(default: default)" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_scheduler_address_where_something_else_listens(fake, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_like_a_web_server():
+        while True:
+            connection, _ = server.accept()
+            connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4)
+            connection.close()
+
+    threading.Thread(target=answer_like_a_web_server, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    start = time.monotonic()
+    with pytest.raises(SystemExit) as exit_info:
+        run_all.main(["--executor", "dask", "--scheduler", address, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert (
+        exit_info.value.code == 2
+        and "--scheduler: no Dask scheduler answers" in err
+        and "Traceback" not in err
+    )
+    assert time.monotonic() - start < 10 and CALLS == []

@@ -46,7 +46,9 @@ def parse_address(address) -> tuple[str, str, int]:
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """ValueError in one line unless a TCP connection to the scheduler opens within `timeout` s."""
+    """ValueError in one line unless a Dask scheduler answers at `address` within `timeout` s:
+    first a TCP connection (refused, unknown host, timed out), then a Dask client handshake
+    (something else listening there)."""
     _, host, port = parse_address(address)
     try:
         socket.create_connection((host, port), timeout=timeout).close()
@@ -54,6 +56,20 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         reason = "timed out" if isinstance(error, TimeoutError) else error.strerror or str(error)
         raise ValueError(
             f"--scheduler: nothing answers at {host}:{port} within {timeout:g} s ({reason}), got {address!r}"
+        ) from None
+    connect(require_distributed(), address, timeout).close()
+
+
+def connect(distributed, address: str, timeout: float = CONNECT_TIMEOUT_S):
+    """A Dask client of the scheduler at `address`; ValueError "--scheduler: ..." in one line when
+    what answers there is not a Dask scheduler or does not finish the handshake within `timeout` s."""
+    try:
+        return distributed.Client(address, timeout=f"{timeout}s")
+    except Exception as error:  # OSError, TimeoutError, or a protocol error from a non-Dask server
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"
+        raise ValueError(
+            f"--scheduler: no Dask scheduler answers at this address within {timeout:g} s ({reason}), "
+            f"got {address!r}"
         ) from None
 
 
@@ -98,7 +114,7 @@ class DaskExecutor:
     def _connect(self, distributed):
         """(client, cluster or None): the cluster is ours to close only when we started it."""
         if self.address is not None:
-            return distributed.Client(self.address, timeout=f"{CONNECT_TIMEOUT_S}s"), None
+            return connect(distributed, self.address), None
         cluster = distributed.LocalCluster(
             n_workers=os.cpu_count() or 1,
             threads_per_worker=1,
