@@ -14,18 +14,6 @@ import torch
 
 from synthetic.validation import DTYPE
 
-_MOVED = ("LipschitzProfile", "hessian", "kl_to_gaussian", "lipschitz", "lipschitz_profile", "second_moment")
-
-
-def __getattr__(name: str):
-    """Transitional, for importers not yet switched to `verify.metrics.constants` (bounds must not
-    import verify: delete this function once none is left)."""
-    if name in _MOVED:
-        from verify.metrics import constants
-
-        return getattr(constants, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def _check_grid(grid) -> torch.Tensor:
     grid = torch.as_tensor(grid, dtype=DTYPE)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import re
+import socket
 from pathlib import Path
 
 
@@ -26,13 +29,15 @@ def render(record: dict, out_dir: Path) -> list[str]:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the writer's pid and host, in the form the results store recognises (verify.records.TEMP_NAME)
+    owner = f"{os.getpid()}.{re.sub(r'[^A-Za-z0-9_-]', '_', socket.gethostname())}"
     files = []
     with plt.rc_context(RC):
         figure = importlib.import_module(f"figures.{name}").draw(record)
         stamp(figure, record)
         for suffix in ("png", "pdf"):
             path = out_dir / f"{name}.{suffix}"
-            tmp = path.with_name(f".{path.name}.tmp.{suffix}")
+            tmp = path.with_name(f".{path.name}.tmp.{owner}.{suffix}")  # .NAME.tmp.<pid>.<host>.png
             figure.savefig(tmp, bbox_inches="tight")
             tmp.replace(path)
             files.append(f"figures/{path.name}")

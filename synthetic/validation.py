@@ -120,7 +120,11 @@ def check_time(t) -> float:
 
 def check_count(name: str, n) -> int:
     """A positive integer (sample sizes, numbers of steps)."""
-    if isinstance(n, bool) or int(n) != n or n <= 0:
+    try:
+        ok = not isinstance(n, bool) and math.isfinite(float(n)) and int(n) == n and n > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
         raise ValueError(f"{name}: must be a positive integer, got {n!r}")
     return int(n)
 

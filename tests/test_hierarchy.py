@@ -54,7 +54,7 @@ def noised_gaussian(target, t):
 
 def exact_gap(target, score, scheme):
     """KL(q_delta || p^) and an estimate of its own error."""
-    if target.num_components == 1:
+    if target.is_gaussian:
 
         def affine(t):
             a_mat, c = target.affine_score(t)

@@ -384,3 +384,12 @@ def test_metrics_csv_holds_every_metric_of_every_record_with_its_stamp(calls, tm
         assert row["ci_low"] == row["ci_high"] == ""
         assert (row["profile"], row["seed"], row["code"]) == ("quick", "0", record["versions"]["code"])
     assert (out / "metrics.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_cells_are_claimed_in_batches_and_each_runs_once(clean, calls, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "CLAIM", 3)  # 8 cells: batches of 3, 3 and 2
+    before = _count(calls)
+    records_, failures = _run(tmp_path / "out")
+    assert failures == {} and len(records_) == 2
+    assert _count(calls) - before == 2 * CELLS
+    assert _state(tmp_path / "out") == clean

@@ -95,6 +95,20 @@ def to_jsonable(value):
     return value
 
 
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def from_jsonable(value):
+    """Inverse of `to_jsonable` for the non-finite floats: "nan", "inf", "-inf" -> float."""
+    if isinstance(value, dict):
+        return {k: from_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    return value
+
+
 def versions(device: str) -> dict:
     """Versions of everything that can change a number."""
     import numpy

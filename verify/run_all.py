@@ -26,6 +26,19 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
     """The module docstring as written, and every option's default in --help."""
 
 
+class _Version(argparse.Action):
+    """--version: the toolkit version and the code digest of the cache keys (hashed only when asked)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from verify.records import code_digest
+
+        print(f"{parser.prog} {__version__} (code {code_digest()})")
+        parser.exit()
+
+
 def check_out(out: Path) -> None:
     """ValueError "--out: reason, got X" unless `out` is (or can be made as) a writable folder."""
     existing = out
@@ -75,7 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="recompute even complete records")
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, help="print the toolkit version and code digest, exit")
     args = parser.parse_args(argv)
     known = available()
     if args.only:

@@ -39,6 +39,7 @@ from verify.export import write_metrics_csv
 from verify.records import (
     code_digest,
     config_hash,
+    from_jsonable,
     owner,
     read_sealed,
     seal,
@@ -51,6 +52,7 @@ from verify.records import (
 )
 
 POLL_S = 0.5  # how often a run looks whether cells locked by another run are free
+CLAIM = 256  # cells a run locks (one open file each) and hands to its executor at a time
 
 
 @dataclass(frozen=True)
@@ -189,10 +191,13 @@ class _Session:
         return remaining
 
     def step(self, pending: list[Cell], executor) -> list[Cell]:
-        """Claim the free cells (lock), take those another run saved meanwhile, compute the rest;
-        return the cells another run holds, once at least one of them is free again."""
-        mine, theirs, locks = [], [], {}
+        """Claim up to CLAIM free cells (lock), take those another run saved meanwhile, compute
+        the claimed ones; return what is left (once another run frees one, if nothing else is)."""
+        mine, theirs, later, locks = [], [], [], {}
         for cell in pending:
+            if len(mine) == CLAIM:
+                later.append(cell)
+                continue
             lock = store.FileLock(self.path(cell))
             if not lock.acquire(blocking=False):
                 theirs.append(cell)
@@ -212,6 +217,8 @@ class _Session:
         finally:  # Ctrl-C or an error: free the cells this run had claimed
             for lock in locks.values():
                 lock.release()
+        if mine or later:
+            return later + theirs
         return self.wait(theirs) if theirs else []
 
     def compute(self, mine: list[Cell], locks: dict, executor) -> None:
@@ -307,7 +314,8 @@ def _draw(draw, record: dict, out: Path, log) -> list[str] | None:
 
 def _record(item: Planned, cell_payloads: list[dict], profile: str, seed: int, device: str) -> dict:
     start = time.perf_counter()
-    outcome: Outcome = item.experiment.aggregate(item.config, [p["result"] for p in cell_payloads])
+    results = [from_jsonable(p["result"]) for p in cell_payloads]  # cells are read back from JSON
+    outcome: Outcome = item.experiment.aggregate(item.config, results)
     cell_seconds = sum(p["elapsed_s"] for p in cell_payloads)
     record = {
         "experiment": item.experiment.name,

@@ -11,11 +11,12 @@ import sys
 
 import verify.bench
 
-# wall time on a 2-core CPU, one run (README "Performance" has the measured numbers)
+# wall time of one run on a shared 2-core CPU (measured: exact 48 s, synthetic 43 s, samplers 7 s;
+# train from its 2-minute budgets per model)
 COST = {
-    "exact": "~1 min",
+    "exact": "~50 s",
     "samplers": "~10 s",
-    "synthetic": "~1 min",
+    "synthetic": "~45 s",
     "train": "~7 min",
 }
 

@@ -21,7 +21,6 @@ from typing import ClassVar
 import torch
 
 from synthetic.base import Distribution
-from synthetic.linear_gaussian_chain import LinearGaussianChain
 from synthetic.presets import dependent_pair, gaussian_chain
 from verify.exact import (
     GridLaw,
@@ -97,7 +96,7 @@ def build_score(target: Distribution, kind: str, config: Config):
     """(conditional score s(k, x^k, x^{<k}, t), conditional affine(k, t) -> (A, B, c) or None)."""
     sizes = target.patch_sizes
     exact = target.conditional_score
-    gaussian = isinstance(target, LinearGaussianChain)
+    gaussian = target.is_gaussian
     if kind == "exact":
         return exact, target.conditional_affine_score if gaussian else None
     if gaussian:

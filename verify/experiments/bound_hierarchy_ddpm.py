@@ -25,7 +25,7 @@ import torch
 
 from bounds.benton import BENTON
 from bounds.chen import CHEN
-from bounds.constants import grid_constants, kl_to_gaussian, lipschitz, second_moment
+from bounds.constants import grid_constants
 from bounds.core import subs_by_name
 from bounds.fit import fit_constant
 from synthetic.ou import ou_scale, ou_variance
@@ -43,6 +43,7 @@ from verify.hierarchy import (
     sign_vector,
     sweep_cells,
 )
+from verify.metrics.constants import kl_to_gaussian, lipschitz, second_moment
 from verify.metrics.gaussian import gaussian_kl, gaussian_tv_bounds
 from verify.metrics.girsanov import girsanov_bound
 from verify.metrics.path_kl import chain_path_kl
@@ -94,10 +95,10 @@ def build_target(name: str):
 def build_score(target, kind: str, config: Config, seed: int, device: str):
     """(score callable, affine(t) -> (A, c) or None when the score is not affine)."""
     if kind == "exact":
-        affine = target.affine_score if target.num_components == 1 else None
+        affine = target.affine_score if target.is_gaussian else None
         return target.score, affine
     if kind == "perturbed":
-        if target.num_components == 1:
+        if target.is_gaussian:
             score = Bias(target.score, sign_vector(target.dim, config.perturbation))
             return score, lambda t: score.affine(*target.affine_score(t), t)
         return RotationField(target.score, quarter_turn(), config.perturbation), None

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import torch
 
-from synthetic.validation import as_tensor, check_count, check_spd, check_stochastic_matrix
+from synthetic.validation import as_stochastic_matrix, as_tensor, check_count, check_spd
 from verify.metrics.classifier import TVLowerBound, check_confidence, held_out_tv_bound
 from verify.metrics.montecarlo import Estimate
 
@@ -101,7 +101,7 @@ def assign_states(x, means, num_patches: int, covariances=None) -> torch.Tensor:
 def hidden_state_law(initial, transition, num_patches: int) -> StateLaw:
     """Exact law of the hidden chain: marginals pi P^k and pairs diag(pi P^k) P."""
     initial = as_tensor("initial", initial, ndim=1)
-    transition = check_stochastic_matrix("transition", as_tensor("transition", transition, ndim=2))
+    transition = as_stochastic_matrix("transition", transition)
     num_patches = check_count("num_patches", num_patches)
     if transition.shape[0] != initial.shape[0]:
         raise ValueError(f"transition: must be {initial.shape[0]} x {initial.shape[0]}")
@@ -177,16 +177,14 @@ def state_divergence_bounds(codes_gen, codes_true, confidence: float = 0.95) -> 
 
 def _references(transition, num_patches: int) -> torch.Tensor:
     """One (S, S) reference for all k = 1..K-1, or K - 1 of them (one per k): (K - 1, S, S)."""
-    transition = torch.as_tensor(transition, dtype=torch.float64)
+    transition = torch.as_tensor(transition)
     if transition.ndim == 2:
         transition = transition.expand(num_patches - 1, *transition.shape)
     if transition.ndim != 3 or transition.shape[0] != num_patches - 1:
         raise ValueError(
             f"transition: expected (S, S) or ({num_patches - 1}, S, S), got {tuple(transition.shape)}"
         )
-    for row in transition:
-        check_stochastic_matrix("transition", as_tensor("transition", row, ndim=2))
-    return transition
+    return torch.stack([as_stochastic_matrix("transition", row) for row in transition])
 
 
 def _boot_rows(n: int, num_boot: int, generator) -> torch.Tensor:
@@ -275,8 +273,8 @@ def assigned_state_law(initial, transition, confusion, num_patches: int) -> Assi
     """Transition laws and stay-after-switch probability of the assigned states A_k when the hidden
     chain is (initial, transition) and one patch is assigned with `confusion` (S, S)."""
     law = hidden_state_law(initial, transition, num_patches)
-    transition = torch.as_tensor(transition, dtype=torch.float64)
-    confusion = check_stochastic_matrix("confusion", as_tensor("confusion", confusion, ndim=2))
+    transition = as_stochastic_matrix("transition", transition)
+    confusion = as_stochastic_matrix("confusion", confusion)
     if confusion.shape != transition.shape:
         raise ValueError(f"confusion: expected {tuple(transition.shape)}, got {tuple(confusion.shape)}")
     marginals = law.marginals[:-1]  # pi_{k-1}, k = 1..K-1
