@@ -1,4 +1,4 @@
-"""Constants of a time grid that the bounds' hypotheses are stated in (MATH.md section 1).
+"""Constants of a time grid that the bounds' hypotheses are stated in (docs/math.md section 1).
 
 - kappa of a grid = max_j h_j / min(1, t_{j+1}) (Benton et al.'s step condition);
 - T, N, delta and h = max_j h_j.

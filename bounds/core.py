@@ -1,7 +1,7 @@
 """A bound as data: named terms, an explicit free constant C, assumptions that are checked.
 
 A `Bound` is `C * (initialisation + discretisation + score_error)`, each term a sympy expression
-in named constants (MATH.md notation: d, N, T, delta, h, kappa, L, m2, eps_score, kl_data).
+in named constants (docs/math.md notation: d, N, T, delta, h, kappa, L, m2, eps_score, kl_data).
 Its `Assumption`s say which constants the theorem needs and what they must satisfy; `evaluate`
 refuses (ValueError naming the assumption) to return a number when one is violated.
 Symbols are matched by name, so bounds can be renamed per stage (`substitute`) and summed.

@@ -1,4 +1,4 @@
-"""The explicit-constant hierarchy of MATH.md section 5 as symbolic statements.
+"""The explicit-constant hierarchy of docs/math.md section 5 as symbolic statements.
 
 For an EI sampler started at gamma_d and stopped at delta, with target q_delta:
 
@@ -23,7 +23,7 @@ gap, chain_path_kl, girsanov, split = (sp.Symbol(n, nonnegative=True) for n in L
 kl_T, eps_score, D_disc = (sp.Symbol(n, nonnegative=True) for n in ("kl_T", "eps_score", "D_disc"))
 
 SPLIT = kl_T + 2 * eps_score**2 + 2 * D_disc
-"""The split bound; eps_score^2 = sum_j h_j E||s - grad log q_{t_j}||^2 (MATH.md section 5)."""
+"""The split bound; eps_score^2 = sum_j h_j E||s - grad log q_{t_j}||^2 (docs/math.md section 5)."""
 
 _a, _b = sp.symbols("a b", real=True)
 SPLIT_SLACK = sp.factor(2 * _a**2 + 2 * _b**2 - (_a + _b) ** 2)

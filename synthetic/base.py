@@ -1,4 +1,4 @@
-"""The protocol every ground-truth distribution implements (DESIGN.md, "Public API").
+"""The protocol every ground-truth distribution implements (docs/design.md, "Public API").
 
 All methods are vectorised over a batch, torch float64, with t the OU forward time (t = 0 is data):
 q_t = Law(a_t X_0 + s_t Z). Conditionals are of patch k (0-based) given the *clean* prefix
@@ -41,7 +41,7 @@ class Distribution(ABC):
     @property
     def is_gaussian(self) -> bool:
         """q_0 is one Gaussian, and `affine_score(t)` / `conditional_affine_score(k, t)` give its
-        scores as affine maps (MATH.md section 3)."""
+        scores as affine maps (docs/math.md section 3)."""
         return False
 
     @property

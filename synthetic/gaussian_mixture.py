@@ -1,4 +1,4 @@
-"""Gaussian mixtures: exact density, score, Hessian and conditionals at every OU time (MATH.md s. 3).
+"""Gaussian mixtures: exact density, score, Hessian and conditionals at every OU time (docs/math.md s. 3).
 
 q_0 = sum_i pi_i N(mu_i, Sigma_i) gives q_t = sum_i pi_i N(a_t mu_i, C_i(t)), C_i(t) = a_t^2 Sigma_i
 + s_t^2 I. Each Sigma_i is eigendecomposed once, Sigma_i = U_i L_i U_i^T, so every t is the diagonal
@@ -405,7 +405,7 @@ class GaussianMixture(Distribution):
 
     def hessian(self, x, t: float = 0.0) -> torch.Tensor:
         """Hessian of log q_t, (n, d, d): -sum_i w_i C_i^{-1} + sum_i w_i (g_i - g)(g_i - g)^T
-        with g = sum_i w_i g_i (equal to MATH.md's sum_i w_i g_i g_i^T - g g^T)."""
+        with g = sum_i w_i g_i (equal to docs/math.md's sum_i w_i g_i g_i^T - g g^T)."""
         x, t = check_points("x", x, self.dim), check_time(t)
 
         def reduce(block, log_norm, log_w, state):

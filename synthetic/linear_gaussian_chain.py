@@ -1,4 +1,4 @@
-"""Linear-Gaussian chains over K patches: one Gaussian with Markov structure (MATH.md section 3).
+"""Linear-Gaussian chains over K patches: one Gaussian with Markov structure (docs/math.md section 3).
 
 x^1 ~ N(m, P_0), x^{k+1} = A_k x^k + b_k + eps_k with eps_k ~ N(0, Q) independent. The joint law
 is N(mean, covariance) with, from the recursion,

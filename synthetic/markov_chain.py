@@ -1,4 +1,4 @@
-"""Hidden-state Markov-chain mixtures over K patches (MATH.md section 3, "Markov-chain mixtures").
+"""Hidden-state Markov-chain mixtures over K patches (docs/math.md section 3, "Markov-chain mixtures").
 
 States s_1..s_K follow a homogeneous chain: s_1 ~ pi, s_{k+1} | s_k ~ P[s_k]; patch k is emitted
 as x^k | s_k ~ N(mu_{s_k}, Sigma_{s_k}) in R^p, so d = K p. This is a Gaussian mixture with S^K

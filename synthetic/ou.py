@@ -1,4 +1,4 @@
-"""The Ornstein-Uhlenbeck forward process on its own clock (MATH.md section 1).
+"""The Ornstein-Uhlenbeck forward process on its own clock (docs/math.md section 1).
 
 dX_t = -X_t dt + sqrt(2) dB_t, so X_t | X_0 ~ N(a_t X_0, s_t^2 I) with a_t = e^{-t}, s_t^2 = 1 - e^{-2t}.
 """

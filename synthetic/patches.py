@@ -1,4 +1,4 @@
-"""The patch layout of x = (x^1, ..., x^K) in R^d (MATH.md section 1), in one value.
+"""The patch layout of x = (x^1, ..., x^K) in R^d (docs/math.md section 1), in one value.
 
 Patch k (0-based) holds the columns offsets[k] .. offsets[k+1] - 1, with offsets[0] = 0 and
 offsets[k+1] = offsets[k] + d_k; the prefix x^{<k} is the first offsets[k] columns.

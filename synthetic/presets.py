@@ -158,7 +158,7 @@ def markov_sequence(
 
 
 def gaussian_1d() -> GaussianMixture:
-    """N(2, 0.25) in d = 1: the sanity case of MATH.md section 5."""
+    """N(2, 0.25) in d = 1: the sanity case of docs/math.md section 5."""
     return GaussianMixture(torch.ones(1, dtype=DTYPE), [[2.0]], [[[0.25]]])
 
 
@@ -181,7 +181,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "gaussian_1d": Preset("N(2, 0.25) in d = 1, the MATH.md section 5 sanity case", gaussian_1d),
+    "gaussian_1d": Preset("N(2, 0.25) in d = 1, the docs/math.md section 5 sanity case", gaussian_1d),
     "anisotropic_2d": Preset(
         "off-centre anisotropic 3-component 2-D mixture, unequal weights", anisotropic_2d
     ),

@@ -1,4 +1,4 @@
-"""The seed paper's rule datasets (MATH.md section 8) on their geometric parameters, with exact truth.
+"""The seed paper's rule datasets (docs/math.md section 8) on their geometric parameters, with exact truth.
 
 Each task draws free parameters theta from a product of uniform-interval mixtures and maps them
 to a geometry g = f(theta) (lengths in units of the image side). The parametric form observes

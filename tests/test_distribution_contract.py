@@ -1,4 +1,4 @@
-"""The Distribution protocol (DESIGN.md, "Public API"), checked the same way on every family and
+"""The Distribution protocol (docs/design.md, "Public API"), checked the same way on every family and
 preset: what the mathematics guarantees of any exact ground truth, whatever its family.
 
 - chain rule: log q_0(x) = sum_k log q_0(x^k | x^{<k});

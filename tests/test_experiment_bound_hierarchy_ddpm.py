@@ -58,7 +58,7 @@ def test_exact_gaussian_gap_against_scipy_in_one_dimension():
     q, p = stats.norm(a * 2.0, math.sqrt(a**2 * 0.25 + 1 - a**2)), stats.norm(mean, math.sqrt(var))
     kl, _ = integrate.quad(lambda x: q.pdf(x) * (q.logpdf(x) - p.logpdf(x)), -10, 14, limit=200)
     assert gap["gap"] == pytest.approx(kl, rel=1e-7)
-    assert gap["gap"] == pytest.approx(0.102, abs=5e-4)  # MATH.md section 5 sanity value
+    assert gap["gap"] == pytest.approx(0.102, abs=5e-4)  # docs/math.md section 5 sanity value
 
 
 def test_fitted_constant_recovers_a_known_scale():

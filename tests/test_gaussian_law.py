@@ -1,4 +1,4 @@
-"""Exact Gaussian sampler laws against Monte Carlo runs of the kernel recursion and MATH.md."""
+"""Exact Gaussian sampler laws against Monte Carlo runs of the kernel recursion and docs/math.md."""
 
 import math
 

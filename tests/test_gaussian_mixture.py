@@ -93,7 +93,7 @@ def test_log_prob_matches_scipy(kind, t):
 
 @pytest.mark.oracle
 def test_hessian_lipschitz_sanity_value():
-    """MATH.md: means 6 apart, variance 0.2: sup ||Hessian|| ~ 220 at t = 0, ~1 for t >= 1."""
+    """docs/math.md: means 6 apart, variance 0.2: sup ||Hessian|| ~ 220 at t = 0, ~1 for t >= 1."""
     mix = GaussianMixture([0.5, 0.5], [[-3.0], [3.0]], [0.2, 0.2])
     x = torch.linspace(-8, 8, 4001, dtype=F64)[:, None]
     assert 200 < mix.hessian(x, 0.0).abs().max() < 240

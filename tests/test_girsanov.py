@@ -1,5 +1,5 @@
 """Girsanov bound and split: Monte Carlo against a closed-form integrand integrated by scipy, the
-MATH.md sanity value, the per-draw split inequality, AR-DM stages, and bad input."""
+docs/math.md sanity value, the per-draw split inequality, AR-DM stages, and bad input."""
 
 import math
 
@@ -79,7 +79,7 @@ def within(estimate, expected, slack=0.0):
 
 
 def test_math_sanity_value():
-    """MATH.md: q_0 = N(2, 0.25), T = 3, 40 uniform EI steps, delta = 0.01, score + 0.3 -> 0.628."""
+    """docs/math.md: q_0 = N(2, 0.25), T = 3, 40 uniform EI steps, delta = 0.01, score + 0.3 -> 0.628."""
     target = GaussianMixture([1.0], [[2.0]], [0.25])
     grid = uniform(3.0, 40, 0.01)
     gen = torch.Generator().manual_seed(11)

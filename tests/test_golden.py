@@ -1,7 +1,7 @@
-"""Golden values: the MATH.md section 5 sanity pipeline end to end with fixed seeds.
+"""Golden values: the docs/math.md section 5 sanity pipeline end to end with fixed seeds.
 
 1-D q_0 = N(2, 0.25), T = 3, 40 uniform EI steps, delta = 0.01, exact score + 0.3. Two layers:
-- against MATH.md's independently derived values (exact 0.102, chain 0.626, Girsanov 0.628), within
+- against docs/math.md's independently derived values (exact 0.102, chain 0.626, Girsanov 0.628), within
   the printed precision or four standard errors;
 - against pinned numbers of this very pipeline (regression: any change to a kernel, a seed stream or
   an estimator shows up). They were recorded with torch 2.13.0 on CPU; other torch versions may draw

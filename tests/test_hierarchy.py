@@ -1,4 +1,4 @@
-"""The upper-bound hierarchy (MATH.md section 5): exact KL(q_delta || p^) <= chain path KL <=
+"""The upper-bound hierarchy (docs/math.md section 5): exact KL(q_delta || p^) <= chain path KL <=
 Girsanov <= split, on Gaussian targets (d = 1, 3; exact law by the Gaussian recursion), a 2-D
 mixture (exact law by grid propagation) and AR-DM stages; and the initialisation term against
 closed-form Gaussian KLs. Tolerances: 4 standard errors, plus the quadrature / grid error estimates.

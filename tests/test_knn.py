@@ -12,7 +12,7 @@ N = 2000
 
 
 def gaussian_kl(m0, s0, m1, s1) -> float:
-    """KL(N(m0, s0) || N(m1, s1)), MATH.md section 4."""
+    """KL(N(m0, s0) || N(m1, s1)), docs/math.md section 4."""
     inv = np.linalg.inv(s1)
     dm = m1 - m0
     logdet = np.linalg.slogdet(s1)[1] - np.linalg.slogdet(s0)[1]

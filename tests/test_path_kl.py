@@ -1,4 +1,4 @@
-"""Chain path KL: Monte Carlo against an all-Gaussian closed form, the MATH.md sanity value, AR-DM
+"""Chain path KL: Monte Carlo against an all-Gaussian closed form, the docs/math.md sanity value, AR-DM
 per stage and summed, and bad input."""
 
 import math
@@ -98,7 +98,7 @@ def within(estimate, expected, slack=0.0):
 
 
 def test_math_sanity_value():
-    """MATH.md: q_0 = N(2, 0.25), T = 3, 40 uniform EI steps, delta = 0.01, score + 0.3 -> 0.626."""
+    """docs/math.md: q_0 = N(2, 0.25), T = 3, 40 uniform EI steps, delta = 0.01, score + 0.3 -> 0.626."""
     target = GaussianMixture([1.0], [[2.0]], [0.25])
     grid = uniform(3.0, 40, 0.01)
     gen = torch.Generator().manual_seed(1)

@@ -61,7 +61,7 @@ def affine_score(x, t):
 
 
 def one_step_coefficients(scheme, t_from, t_to):
-    """(c_y, c_s, v) written from MATH.md section 2 (ancestral in Ho et al.'s notation)."""
+    """(c_y, c_s, v) written from docs/math.md section 2 (ancestral in Ho et al.'s notation)."""
     h = t_from - t_to
     if scheme == "ei":
         return math.exp(h), 2 * (math.exp(h) - 1), math.exp(2 * h) - 1

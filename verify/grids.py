@@ -1,4 +1,4 @@
-"""Time grids on the OU clock (MATH.md section 1).
+"""Time grids on the OU clock (docs/math.md section 1).
 
 A grid is a 1-D float64 tensor of N + 1 forward times T = t_0 > t_1 > ... > t_N = delta >= 0;
 step j goes from t_j down to t_{j+1}, with h_j = t_j - t_{j+1}.

@@ -1,5 +1,5 @@
 """The DDPM / AR-DM pair on a 2-D target with 1-D patches: matched networks, paired training, and
-their conditional endpoints measured exactly on a grid (MATH.md sections 4 and 7).
+their conditional endpoints measured exactly on a grid (docs/math.md sections 4 and 7).
 
 Matching: AR-DM's network ("conditional-mlp", one network for both stages) has `ar_hidden` units
 per layer; DDPM's ("mlp", the joint) the width whose parameter count is closest to it. Both train

@@ -1,4 +1,4 @@
-"""The OU forward process on one clock, and the DDPM dictionary onto it (MATH.md section 1).
+"""The OU forward process on one clock, and the DDPM dictionary onto it (docs/math.md section 1).
 
 Forward time t >= 0 (t = 0 is data): X_t | X_0 ~ N(a_t X_0, s_t^2 I), a_t = e^{-t},
 s_t^2 = 1 - e^{-2t}. A discrete DDPM schedule beta_1..beta_N has alpha_bar_i = prod_{l<=i}

@@ -1,4 +1,4 @@
-"""Result records (DESIGN.md, "Result records"): building blocks, hashing and atomic JSON I/O.
+"""Result records (docs/design.md, "Result records"): building blocks, hashing and atomic JSON I/O.
 
 A record is plain JSON: experiment, claim, profile, config, config_hash, seeds, versions,
 metrics (value, unit, stderr or ci, estimator), checks (name, lhs, rhs, relation, holds, margin),

@@ -1,4 +1,4 @@
-"""Verdicts on model comparisons from paired seeds (MATH.md section 4, "Statistics of a model
+"""Verdicts on model comparisons from paired seeds (docs/math.md section 4, "Statistics of a model
 comparison").
 
 Each comparison pairs the two models by training seed: d_i = f(DDPM_i) - f(AR_i) for i = 1..n
@@ -135,7 +135,7 @@ def _attainable(comparison: Comparison, family: int, alpha: float) -> bool:
 
 
 def decide(comparisons, alpha: float = 0.05) -> list[dict]:
-    """Verdict records (DESIGN.md "Result records") for `comparisons`, Holm-corrected across the
+    """Verdict records (docs/design.md "Result records") for `comparisons`, Holm-corrected across the
     primary ones (separately for the tests for and against the claim)."""
     comparisons = list(comparisons)
     if not 0 < alpha < 1:

@@ -1,7 +1,7 @@
 """Training acceptance (issue 3): DDPM ("mlp") and AR-DM ("conditional-mlp") on the dependent_pair
 preset, each trained within a 2-minute CPU budget and again with 4x the steps.
 
-Measured: the exact integrated score error of each EMA network on one fixed grid (MATH.md
+Measured: the exact integrated score error of each EMA network on one fixed grid (docs/math.md
 section 5), eps_score^2 = sum_j h_j E||s - grad log q_{t_j}||^2 with its Monte Carlo standard
 error: the joint score for DDPM, the sum over stages k of the conditional error on true clean
 prefixes for AR-DM. Every evaluation uses the same draws (seed EVAL_SEED), so short and long runs

@@ -1,4 +1,4 @@
-"""Exact output law of a sampler driven by an affine score (MATH.md section 7), float64, any d.
+"""Exact output law of a sampler driven by an affine score (docs/math.md section 7), float64, any d.
 
 Every step is the Gaussian kernel y' ~ N(c_y y + c_s s(y, t_j), v_j I) of
 `verify.samplers.kernels.step_kernel`. With s(y, t) = A(t) y + c(t) and y ~ N(m, S) the output is
@@ -140,7 +140,7 @@ def stack_stages(stages) -> GaussianARLaw:
 
 def gaussian_ar_target(mean, cov, patch_sizes, deltas) -> GaussianARLaw:
     """The AR target p_AR,delta = prod_k q^k_{delta_k}(x^k | x^{<k}) of Gaussian data N(mean, cov)
-    (MATH.md section 5), with its stage laws: the clean conditional x^k | a ~ N(G a + g, C) pushed
+    (docs/math.md section 5), with its stage laws: the clean conditional x^k | a ~ N(G a + g, C) pushed
     through OU_{delta_k} on patch k alone is N(e^{-delta_k} (G a + g), e^{-2 delta_k} C +
     (1 - e^{-2 delta_k}) I). `deltas` is one delta_k per stage or one number for all."""
     mean, cov = as_tensor("mean", mean, ndim=1), as_tensor("cov", cov, ndim=2)

@@ -3,7 +3,7 @@
 - `grid_divergences`: joint KL(q || p^), KL(p^ || q) and TV on the box.
 - `conditional_divergences`: per-prefix KL(q(.|x1) || p^(.|x1)), its reverse and TV for every grid
   x1 (d = 2), averaged over the true prefix law and maximised over a high-probability region.
-- `conditional_endpoints`: every conditional endpoint of the conditional claim (MATH.md section 4),
+- `conditional_endpoints`: every conditional endpoint of the conditional claim (docs/math.md section 4),
   including those the chain rule does not cap: the reverse conditional KL, conditionals weighted by
   the model's own prefix law, conditional KL binned by log q(x1) and the worst case over every
   prefix above a density floor.
@@ -141,7 +141,7 @@ PREFIX_BINS = (1e-4, 1e-2, 1e-1)  # edges in q(x1) of the tail-to-bulk prefix bi
 
 
 class ConditionalEndpoints(NamedTuple):
-    """The conditional endpoints of a 2-D grid law p^ against the exact q (MATH.md section 4).
+    """The conditional endpoints of a 2-D grid law p^ against the exact q (docs/math.md section 4).
 
     joint_*: KL(q || p^) and KL(p^ || q). With KL_f(a) = KL(q(.|a) || p^(.|a)) and
     KL_r(a) = KL(p^(.|a) || q(.|a)) for every grid prefix a:

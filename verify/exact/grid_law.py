@@ -1,4 +1,4 @@
-"""A sampler's law by density propagation on a grid (MATH.md section 7), for any score callable.
+"""A sampler's law by density propagation on a grid (docs/math.md section 7), for any score callable.
 
 The box [lo, hi]^d carries n nodes per axis, x_i = lo + i dx with dx = (hi - lo) / (n - 1); the
 law is stored as masses w_i = p(x_i) dx^d. Starting from N(0, I) at t_0 = T, each reverse step

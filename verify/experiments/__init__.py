@@ -1,4 +1,4 @@
-"""One experiment per claim (DESIGN.md, "The claims"), each split into independent cells.
+"""One experiment per claim (docs/design.md, "The claims"), each split into independent cells.
 
 An experiment module `verify/experiments/<name>.py` defines `EXPERIMENT = Experiment(...)`:
 frozen, validated configs for the three profiles; `cells(config, seed)` lists independent units of
@@ -17,7 +17,7 @@ from typing import Any
 
 PROFILES = ("quick", "default", "full")
 
-# Claims order (DESIGN.md); a module missing here is not an experiment yet.
+# Claims order (docs/design.md); a module missing here is not an experiment yet.
 MODULES = (
     "bound_hierarchy_ddpm",
     "bound_hierarchy_ar",

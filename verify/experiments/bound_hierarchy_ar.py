@@ -1,4 +1,4 @@
-"""Claim 2: the AR-DM bound hierarchy per stage and the chain rule (MATH.md sections 4-5).
+"""Claim 2: the AR-DM bound hierarchy per stage and the chain rule (docs/math.md sections 4-5).
 
 The AR-DM target is p_AR(x) = prod_k q^k_{delta}(x^k | x^{<k}); stage k runs an EI (or EM) sampler
 on patch k given the clean prefix. By the chain rule, for the sampler's joint law p^,

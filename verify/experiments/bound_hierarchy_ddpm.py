@@ -1,4 +1,4 @@
-"""Claim 1: the DDPM bound hierarchy versus the number of steps N (MATH.md sections 5-7).
+"""Claim 1: the DDPM bound hierarchy versus the number of steps N (docs/math.md sections 5-7).
 
 For an EI (or EM) sampler on a grid T = t_0 > ... > t_N = delta with score s:
 

@@ -1,5 +1,5 @@
 """Claim 9: an AR-DM whose stage k sees only the last w patches W pays the conditional mutual
-information I(x^k ; x^{<k} \\ W | W) (MATH.md section 4, "Limited context").
+information I(x^k ; x^{<k} \\ W | W) (docs/math.md section 4, "Limited context").
 
 For any stage model p(. | W) depending on the prefix only through W, exactly (Pythagoras for KL):
 

@@ -1,6 +1,6 @@
 """Claim 8: learned AR-DM versus DDPM on hidden-state Markov-chain sequences (K = 8 to 16 patches).
 
-Data: synthetic.presets.markov_sequence(K, S, p, stickiness) (MATH.md section 3). Both networks
+Data: synthetic.presets.markov_sequence(K, S, p, stickiness) (docs/math.md section 3). Both networks
 train and sample on one `verify.spec.DiffusionSpec` (training times on [delta, T], the sampler
 from T to delta). Generated sequences are mapped to discrete states by the nearest emission mean
 (verify.metrics.markov_states), patch by patch; A_k is the assigned state of patch k.

@@ -1,4 +1,4 @@
-"""Claim 10: the seed paper's rule experiments (sun-shadow, two squares), MATH.md section 8.
+"""Claim 10: the seed paper's rule experiments (sun-shadow, two squares), docs/math.md section 8.
 
 Two forms of each task (synthetic.rules, verify.rules): the parametric form (exact GaussianMixture
 by quadrature; K = 2 patches) and rendered images (K = 4 patches for sun-shadow, 16 for two

@@ -1,6 +1,6 @@
 """Claim 7: the denoising loss at a fixed noise level is the exact score error plus a known constant.
 
-For eps_hat = -s_t s and x_t = a_t x_0 + s_t eps (MATH.md section 1), Tweedie's formula
+For eps_hat = -s_t s and x_t = a_t x_0 + s_t eps (docs/math.md section 1), Tweedie's formula
 E[eps | x_t] = -s_t grad log q_t(x_t) removes the cross term, so at every fixed t
 
     loss(t) = E ||eps_hat - eps||^2 = s_t^2 E ||s - grad log q_t||^2 + constant(t),

@@ -1,4 +1,4 @@
-"""Classifier two-sample test: a held-out lower confidence bound on TV(P, Q) (MATH.md section 7).
+"""Classifier two-sample test: a held-out lower confidence bound on TV(P, Q) (docs/math.md section 7).
 
 For any fixed set A (here: where a classifier trained on other data says "P"),
 TV(P, Q) >= P(A) - Q(A) = 2 acc - 1, acc the balanced accuracy (P(A) + 1 - Q(A)) / 2.

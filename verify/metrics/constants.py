@@ -1,4 +1,4 @@
-"""Constants of the bounds measured on a synthetic distribution (MATH.md sections 3-6).
+"""Constants of the bounds measured on a synthetic distribution (docs/math.md sections 3-6).
 
 - m2 = (E||X_0||^2)^{1/2}: exact from `second_moment()` when the distribution declares
   `has_moments`, else Monte Carlo with a delta-method standard error.

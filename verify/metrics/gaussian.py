@@ -1,4 +1,4 @@
-"""Closed-form divergences between Gaussians (MATH.md section 4), float64.
+"""Closed-form divergences between Gaussians (docs/math.md section 4), float64.
 
 - KL(N0 || N1) = 1/2 [tr(S1^{-1} S0) + (m1 - m0)^T S1^{-1} (m1 - m0) - d + log det S1 / det S0],
   exact.

@@ -1,4 +1,4 @@
-"""The Girsanov bound on the chain path KL and its split (MATH.md section 5), by Monte Carlo over the
+"""The Girsanov bound on the chain path KL and its split (docs/math.md section 5), by Monte Carlo over the
 exact forward process and a quadrature in time.
 
 In reverse time r = T - t the true process solves dY = (Y + 2 grad log q_t(Y)) dr + sqrt(2) dB from
@@ -17,7 +17,7 @@ Split: with e_j = grad log q_{t_j}(X_{t_j}) and the drift residual of the exact 
 rho_t = g_t - e_j (+ (X_t - X_{t_j}) / 2 for EM), the integrand is |rho_t + e_j - s|^2 <=
 2 |e_j - s|^2 + 2 |rho_t|^2, so Girsanov <= KL(q_T || gamma_d) + 2 eps_score^2 + 2 D_disc with
 eps_score^2 = sum_j h_j E|s(X_{t_j}, t_j) - e_j|^2 and D_disc = sum_j int E|rho_t|^2 dt (for EI,
-the MATH.md D_disc). All terms use the same draws, so split >= Girsanov holds draw by draw.
+the docs/math.md D_disc). All terms use the same draws, so split >= Girsanov holds draw by draw.
 
 Joint law of (X_t, X_{t_j}), t in [t_{j+1}, t_j]: draw X_0 ~ q_0, X_{t_j} = a_{t_j} X_0 + s_{t_j} Z,
 then X_t from the OU bridge given (X_0, X_{t_j}):

@@ -1,4 +1,4 @@
-"""The initialisation term KL(q_T || gamma_d) by Monte Carlo with exact densities (MATH.md section 4).
+"""The initialisation term KL(q_T || gamma_d) by Monte Carlo with exact densities (docs/math.md section 4).
 
 KL(q_t || gamma_d) = E_{x ~ q_t}[log q_t(x) - log gamma_d(x)], log gamma_d(x) = -|x|^2/2 -
 d/2 log(2 pi). Reported with the textbook bounds e^{-2T} KL(q_0 || gamma_d) (the OU semigroup

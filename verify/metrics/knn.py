@@ -1,4 +1,4 @@
-"""k-nearest-neighbour estimators of KL(P || Q) (MATH.md section 7); reliable only for d <= 3.
+"""k-nearest-neighbour estimators of KL(P || Q) (docs/math.md section 7); reliable only for d <= 3.
 
 X = {x_i}_{i<=n} ~ P, Y = {y_j}_{j<=m} ~ Q; rho_k(i) is the distance from x_i to its k-th
 neighbour in X \\ {x_i}, nu_k(i) to its k-th neighbour in Y (natural logs throughout).
@@ -7,7 +7,7 @@ neighbour in X \\ {x_i}, nu_k(i) to its k-th neighbour in Y (natural logs throug
 - One-sample with known log q (Perez-Cruz 2008):
   log p^(x_i) = psi(k) - log(n - 1) - log V_d - d log rho_k(i), V_d = pi^{d/2} / Gamma(d/2 + 1),
   KL(P||Q) ~ mean_i [log p^(x_i) - log q(x_i)].
-Both are consistent but biased at finite n, and the bias grows fast with d (MATH.md: ~0.002 nats
+Both are consistent but biased at finite n, and the bias grows fast with d (docs/math.md: ~0.002 nats
 at n = 1e4 for d <= 2, 0.07-0.36 nats for d >= 5). Every result therefore carries the null
 calibration (the same estimator on two independent Q-samples, or one Q-sample, of the same
 sizes: its true value is 0) and a subsampling confidence interval (after Politis and Romano 1994).

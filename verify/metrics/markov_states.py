@@ -1,4 +1,4 @@
-"""Discrete-state lower bounds for MarkovChainMixture data (MATH.md sections 4 and 7).
+"""Discrete-state lower bounds for MarkovChainMixture data (docs/math.md sections 4 and 7).
 
 Assignment rule A (deterministic, patch by patch): with covariances=None, the nearest emission
 mean, s^k = argmin_s ||x^k - mu_s||; with covariances, the maximum emission likelihood,

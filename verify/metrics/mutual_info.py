@@ -1,4 +1,4 @@
-"""Mutual information between patches, with exact densities (MATH.md section 4, "Limited context").
+"""Mutual information between patches, with exact densities (docs/math.md section 4, "Limited context").
 
 For patch k (0-based) and a context window of the last w patches W = x^{k-w..k-1}:
     I(x^k ; x^{<k} \\ W | W) = E[log q(x^k | x^{<k}) - log q(x^k | W)],

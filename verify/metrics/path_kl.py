@@ -1,5 +1,5 @@
 """Chain path KL: KL(Q_grid || P^_grid) between the true process and the sampler on the time grid
-(MATH.md section 5), an unbiased Monte Carlo quantity with no time quadrature.
+(docs/math.md section 5), an unbiased Monte Carlo quantity with no time quadrature.
 
 Q_grid: x_{t_N} ~ q_delta, then exact OU transitions up the grid,
 x_{t_j} | x_{t_{j+1}} ~ N(e^{-h_j} x_{t_{j+1}}, (1 - e^{-2 h_j}) I). P^_grid: x_{t_0} ~ gamma_d, then

@@ -4,7 +4,7 @@ draw from.
 A view is the target as one diffusion sees it: the joint q_t (DDPM), or for AR-DM stage k the
 conditional q^k_t(. | a_i) of patch k given one prefix a_i per draw i (OU noise on patch k only).
 AR prefixes come from the AR target p_AR = prod_k q^k_{delta_k}(x^k | x^{<k}) itself
-(MATH.md section 5, "AR-DM"), drawn patch by patch.
+(docs/math.md section 5, "AR-DM"), drawn patch by patch.
 """
 
 from __future__ import annotations

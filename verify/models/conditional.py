@@ -1,7 +1,7 @@
 """AR-DM score networks: one network for every stage k, eps_hat(k, x^k_t, x^{<k}, t).
 
 The conditional score estimate of stage k is s_theta(k, x^k, x^{<k}, t) = -eps_hat / s_t, with
-OU noise on patch k only and the prefix x^{<k} clean (MATH.md section 5, AR-DM).
+OU noise on patch k only and the prefix x^{<k} clean (docs/math.md section 5, AR-DM).
 
 `PatchScoreModel` is the shared interface: `forward(k, x_k, prefix, t)` for one stage, and
 `forward_teacher(x_clean, x_noisy, t)` computing every stage at once for teacher forcing:

@@ -1,7 +1,7 @@
 """DDPM score network: an MLP on the full vector (epsilon prediction).
 
 eps_hat(x, t) = MLP([x, e(t)]) with e the sinusoidal embedding of log t; the score estimate is
-s_theta(x, t) = -eps_hat(x, t) / s_t with s_t^2 = 1 - e^{-2t} (MATH.md section 1).
+s_theta(x, t) = -eps_hat(x, t) / s_t with s_t^2 = 1 - e^{-2t} (docs/math.md section 1).
 """
 
 from __future__ import annotations

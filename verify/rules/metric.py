@@ -1,4 +1,4 @@
-"""The seed paper's rule metric (MATH.md section 8), with one outlier rule for every model.
+"""The seed paper's rule metric (docs/math.md section 8), with one outlier rule for every model.
 
 Given pairs (u_i, v_i) that obey v = c u under the rule (c = slope_true), fit v = a u + b by
 least squares and report

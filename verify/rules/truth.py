@@ -2,7 +2,7 @@
 
 A sampler with `denoise=True` returns E[x_0 | x_delta] under its score. The metric's floor is the
 same map under the true law: x_0 ~ data, x_delta = a x_0 + s eps (a = e^{-delta},
-s^2 = 1 - e^{-2 delta}), output E[x_0 | x_delta] (MATH.md section 3, Tweedie).
+s^2 = 1 - e^{-2 delta}), output E[x_0 | x_delta] (docs/math.md section 3, Tweedie).
 
 - Parametric form (a GaussianMixture q): E[x_0 | x] = e^{delta} (x + s^2 grad log q_delta(x)), exact.
 - Image form: the images are r(theta) = 2 render(f(theta)) - 1 with theta of dimension <= 2, so

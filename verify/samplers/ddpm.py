@@ -1,7 +1,7 @@
 """The reverse-time sampler on R^d: start at y ~ N(0, I) = gamma_d at t_0 = T, then for each step
 j = 0..N-1 of the grid apply the Gaussian kernel of `step_kernel(scheme, t_j, t_{j+1})`:
 
-    y <- c_y y + c_s s(y, t_j) + sqrt(v) xi,   xi ~ N(0, I)   (MATH.md section 2),
+    y <- c_y y + c_s s(y, t_j) + sqrt(v) xi,   xi ~ N(0, I)   (docs/math.md section 2),
 
 optionally followed by the Tweedie denoising step at delta (`denoise=True`, one more score
 evaluation), which returns E[x_0 | x_delta] under the score instead of the early-stopped x_delta.

@@ -1,4 +1,4 @@
-"""One reverse step of every sampler as a Gaussian kernel (MATH.md section 2).
+"""One reverse step of every sampler as a Gaussian kernel (docs/math.md section 2).
 
 Going from forward time t_j down to t_{j+1} (step h = t_j - t_{j+1}) with a score estimate s:
 

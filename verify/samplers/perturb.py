@@ -1,5 +1,5 @@
 """Score perturbations with known error fields: s~ = s + e, so that
-eps_score^2 = sum_j h_j E || e(X_{t_j}, t_j) ||^2, X_{t_j} ~ q_{t_j} (MATH.md section 5), is known.
+eps_score^2 = sum_j h_j E || e(X_{t_j}, t_j) ||^2, X_{t_j} ~ q_{t_j} (docs/math.md section 5), is known.
 
 Each wrapper takes an exact score, either plain s(x, t) -> (n, d) or, when `patch_sizes` is
 given, conditional s(k, x^k, x^{<k}, t) -> (n, d_k), and is itself a score of the same kind.

@@ -1,4 +1,4 @@
-"""Denoising score matching with epsilon prediction (MATH.md section 1).
+"""Denoising score matching with epsilon prediction (docs/math.md section 1).
 
 Times follow the log-uniform law on [delta, T]: log t ~ U[log delta, log T]. Given clean
 x_0 and eps ~ N(0, I), x_t = a_t x_0 + s_t eps (a_t = e^{-t}, s_t^2 = 1 - e^{-2t}) and the

@@ -88,7 +88,7 @@ def score_error_profile(score, distribution, times, n: int = 4096, generator=Non
 
 def integrated_score_error(score, distribution, grid, n: int = 4096, generator=None, k=None):
     """eps_score^2 = sum_j h_j E ||s(X_{t_j}, t_j) - grad log q_{t_j}(X_{t_j})||^2 on a
-    decreasing time grid (MATH.md section 5), with its standard error (the n draws at each time are
+    decreasing time grid (docs/math.md section 5), with its standard error (the n draws at each time are
     independent, so the sum is a mean of n i.i.d. draws of sum_j h_j ||s - grad log q_{t_j}||^2)."""
     grid = torch.as_tensor(grid, dtype=torch.float64)
     steps = (grid[:-1] - grid[1:]).tolist()
