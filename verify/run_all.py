@@ -13,6 +13,7 @@ finished; two runs on one folder share the work.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -72,7 +73,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where cells compute")
     parser.add_argument("--seed", type=int, default=0, help="root seed")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes for independent cells")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes for independent cells (default: one per available core with local, "
+        "each cell on one thread)",
+    )
     parser.add_argument(
         "--executor",
         choices=("local", "dask"),
@@ -97,12 +104,12 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"--only: unknown experiment(s) {unknown}; known: {', '.join(known)}")
     if args.seed < 0:
         parser.error(f"--seed: must be >= 0, got {args.seed}")
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.scheduler is not None and args.executor != "dask":
         parser.error("--scheduler: only meaningful with --executor dask")
     if args.executor == "dask":
-        if args.jobs != 1:
+        if args.jobs is not None:
             parser.error("--jobs: applies to --executor local; a Dask cluster has its own workers")
         from verify.dask_executor import check_reachable, require_distributed
 
@@ -137,7 +144,7 @@ def make_executor(args: argparse.Namespace):
         return DaskExecutor(args.scheduler)
     from verify.executor import LocalExecutor
 
-    return LocalExecutor(args.jobs)
+    return LocalExecutor(args.jobs or len(os.sched_getaffinity(0)))
 
 
 def main(argv=None) -> int:
@@ -162,8 +169,8 @@ def main(argv=None) -> int:
     print(
         f"profile {args.profile}, seed {args.seed}, device {args.device}, code {code_digest()}, "
         f"out {args.out}: "
-        f"{len(todo)} of {len(items)} experiments to run, estimated {estimate:.0f} s "
-        f"on a 2-core CPU with --jobs 1"
+        f"{len(todo)} of {len(items)} experiments to run, estimated {estimate:.0f} s of compute "
+        f"(cell time on one core of a 2-core CPU; --jobs divides the wall time)"
     )
     for item in items:
         state = "done" if item.done else f"~{item.experiment.estimated_s[args.profile]:.0f} s"
