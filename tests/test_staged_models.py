@@ -6,8 +6,9 @@ import torch
 
 from verify.grids import exponential_linear
 from verify.models import as_conditional_score, count_parameters
+from verify.models.matching import match_width
 from verify.models.patch_context import PatchContextScore
-from verify.models.staged import StagedScore, linear_macs, match_width
+from verify.models.staged import StagedScore, linear_macs
 from verify.models.transformer import CausalTransformerScore
 from verify.samplers import sample_ar
 

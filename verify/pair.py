@@ -95,6 +95,21 @@ class PairSpec:
             raise ValueError(f"checkpoints: must be fractions in (0, 1), got {self.checkpoints}")
 
 
+def check_paired_design(config) -> None:
+    """Config fields shared by the paired grid experiments: seeds (>= 2 for a paired test), spec
+    (a PairSpec), box (must hold the start law N(0, I)), margin and equivalence_margin (log ratios)."""
+    if config.seeds < 2:
+        raise ValueError(f"seeds: paired tests need at least 2, got {config.seeds}")
+    if not isinstance(config.spec, PairSpec):
+        raise ValueError(f"spec: must be a PairSpec, got {type(config.spec).__name__}")
+    if not config.box >= 6.5:
+        raise ValueError(f"box: must be >= 6.5 to hold the start law N(0, I), got {config.box}")
+    for name in ("margin", "equivalence_margin"):
+        value = getattr(config, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name}: must be a finite positive log ratio, got {value}")
+
+
 def hidden_width(model: str, spec: PairSpec, distribution) -> int:
     """AR-DM: spec.ar_hidden; DDPM: the width matching AR-DM's parameter count on this data."""
     if check_model(model) == "ar":

@@ -33,6 +33,7 @@ from verify.pair import (
     MODELS,
     PairSpec,
     check_model,
+    check_paired_design,
     comparisons,
     evaluate,
     grid_checks,
@@ -73,15 +74,7 @@ class Config:
             raise ValueError(f"strengths: must start at 0 and lie in [0, 1), got {self.strengths}")
         for name in ("seeds", "nodes", "draws"):
             check_positive_int(name, getattr(self, name))
-        if self.seeds < 2:
-            raise ValueError(f"seeds: paired tests need at least 2, got {self.seeds}")
-        if not isinstance(self.spec, PairSpec):
-            raise ValueError(f"spec: must be a PairSpec, got {type(self.spec).__name__}")
-        if not self.box >= 6.5:
-            raise ValueError(f"box: must be >= 6.5 to hold the start law N(0, I), got {self.box}")
-        for name in ("margin", "equivalence_margin"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"{name}: must be a finite positive log ratio, got {getattr(self, name)}")
+        check_paired_design(self)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,9 @@ from verify.models import (
     as_score,
     count_parameters,
 )
+from verify.models.matching import match_width
 from verify.models.patch_context import PatchContextScore
-from verify.models.staged import StagedScore, linear_macs, match_width
+from verify.models.staged import StagedScore, linear_macs
 from verify.records import check, metric
 from verify.samplers import sample, sample_ar
 from verify.timing import interleaved_times, synchronised

@@ -15,6 +15,7 @@ from torch import nn
 from synthetic.ou import ou_variance
 from verify.models.conditional import ConditionalScoreMLP, PatchScoreModel
 from verify.models.embedding import SinusoidalTimeEmbedding
+from verify.models.matching import match_width
 from verify.models.mlp import ScoreMLP
 from verify.models.transformer import CausalTransformerScore
 
@@ -55,17 +56,12 @@ def width_for_parameters(name: str, target: int, dim: int, patch_sizes=None, **k
     if key is None:
         raise ValueError(f"name: unknown model {name!r}; known: {sorted(MODELS)}")
 
-    def count(units: int) -> int:
-        return count_parameters(build_model(name, dim, patch_sizes, **{key: units * step}, **kw))
-
-    low, high = 1, 2
-    while count(high) < target:
-        low, high = high, 2 * high
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if count(mid) < target else (low, mid)
-    best = min((low, high), key=lambda units: abs(count(units) - target))
-    return best * step
+    return match_width(
+        lambda width: build_model(name, dim, patch_sizes, **{key: width}, **kw),
+        count_parameters,
+        target,
+        step,
+    )
 
 
 def _noise_std(t: float) -> float:

@@ -10,7 +10,6 @@ conditional score callable of `verify.samplers.sample_ar`, computing z_k once pe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -64,23 +63,3 @@ class StagedScore:
 def linear_macs(module: nn.Module) -> int:
     """Multiply-accumulates per sample of the nn.Linear layers in `module` (one call, one token)."""
     return sum(m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear))
-
-
-def match_width(
-    build: Callable[[int], nn.Module], size: Callable[[nn.Module], int], target: int, step: int = 1
-) -> int:
-    """The width w (a multiple of `step`) whose size(build(w)) is closest to `target`, for a size
-    that grows with w: doubling, then bisection."""
-    if isinstance(target, bool) or not isinstance(target, int) or target < 1:
-        raise ValueError(f"target: must be a positive integer, got {target!r}")
-
-    def value(units: int) -> int:
-        return size(build(units * step))
-
-    low, high = 1, 2
-    while value(high) < target:
-        low, high = high, 2 * high
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if value(mid) < target else (low, mid)
-    return min((low, high), key=lambda units: abs(value(units) - target)) * step
