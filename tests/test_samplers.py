@@ -212,3 +212,26 @@ def test_step_kernel_rejects_impossible_times(t_from, t_to):
 
     with pytest.raises(ValueError, match="t_"):
         step_kernel("ancestral", t_from, t_to)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_score_stops_the_sampler_naming_step_time_and_stage(bad):
+    def score(x, t):
+        return torch.full_like(x, bad) if t < 1.0 else -x
+
+    with pytest.raises(ValueError, match=r"score: .*non-finite.* at step \d+ \(t = .*\) of stage 0"):
+        sample(score, grids.uniform(2.0, 8, 0.01), 4, 2)
+    with pytest.raises(ValueError, match=r"score: .*non-finite.* of stage 1"):
+        sample_ar(
+            lambda k, x, prefix, t: torch.full_like(x, bad) if k == 1 else -x,
+            (1, 1),
+            grids.uniform(2.0, 8, 0.01),
+            4,
+        )
+
+
+def test_the_grid_law_refuses_a_non_finite_score():
+    from verify.exact import grid_sampler_law
+
+    with pytest.raises(ValueError, match=r"score: returned non-finite"):
+        grid_sampler_law(lambda x, t: torch.full_like(x, float("nan")), grids.uniform(2.0, 4, 0.01), 1, n=32)

@@ -228,9 +228,11 @@ def _propagate(mass, axes, grid, scheme, destination, variance_correction, prune
     return mass, pruned
 
 
-def _score_values(values, rows: int, cols: int, name: str) -> torch.Tensor:
+def _score_values(values, rows: int, cols: int, name: str, t: float) -> torch.Tensor:
     if tuple(values.shape) != (rows, cols):
         raise ValueError(f"{name}: must return shape ({rows}, {cols}), got {tuple(values.shape)}")
+    if not torch.isfinite(values).all():
+        raise ValueError(f"{name}: returned non-finite values (NaN or inf) at t = {t:.6g}")
     return values.to(DTYPE)
 
 
@@ -264,7 +266,7 @@ def grid_sampler_law(
 
     def destination(t, kernel, index):
         points = nodes[index]
-        drift = _score_values(score(points, t), index.shape[0], dim, "score")
+        drift = _score_values(score(points, t), index.shape[0], dim, "score", t)
         moved = kernel.c_y * points + kernel.c_s * drift
         columns = [moved[:, a] for a in range(dim)]
         return (None, columns[0]) if dim == 1 else tuple(columns)
@@ -303,7 +305,7 @@ def grid_ar_sampler_law(
         def destination(t, kernel, index):
             points = nodes[index] if k else axis[index, None]
             values = conditional_score(k, points[:, k:], points[:, :k], t)
-            drift = _score_values(values, index.shape[0], 1, "conditional_score")
+            drift = _score_values(values, index.shape[0], 1, "conditional_score", t)
             return None, kernel.c_y * points[:, k] + kernel.c_s * drift[:, 0]
 
         start = _start_mass(axes[:1], n if k else 1)

@@ -67,7 +67,10 @@ def run_chain(
             shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
             raise ValueError(f"score: returned {shape}, expected a tensor of shape {tuple(y.shape)}")
         if not torch.isfinite(s).all():
-            raise ValueError(f"score: returned non-finite values (NaN or inf) at t = {t_from:.6g}")
+            raise ValueError(
+                f"score: returned non-finite values (NaN or inf) at step {j} (t = {t_from:.6g}) "
+                f"of stage {stage}"
+            )
         if callback is not None:
             callback(StepRecord(stage, j, t_from, t_to, y, s))
         y_next = kernel.c_y * y + kernel.c_s * s.to(y.dtype)
