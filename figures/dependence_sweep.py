@@ -41,7 +41,7 @@ def draw(record: dict):
     ax.set_xlabel("mutual information I(x1; x2) [nats]")
     ax.set_ylabel("log(KL_DDPM / KL_AR-DM)\ndependent minus control (at I = 0: target alone)", fontsize=8)
     ax.set_title(
-        "effect of dependence, 95% t-intervals\n(grey: equivalence band, dotted: margin)", fontsize=8
+        "effect of dependence, 90% t-intervals\n(grey: equivalence band, dotted: margin)", fontsize=8
     )
     ax.legend(fontsize=7, loc="upper left")
 
@@ -67,6 +67,6 @@ def draw(record: dict):
     ax.set_ylabel("average conditional KL [nats]")
     ax.set_title("per model, mean over seeds (95% bars)", fontsize=8)
     ax.legend(fontsize=7)
-    fig.suptitle("Claim 4: AR-DM advantage vs dependence (exact grid law, denoised output)", fontsize=9)
+    fig.suptitle("Claim 4: AR-DM advantage vs dependence (exact grid law of x_delta)", fontsize=9)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     return fig

@@ -45,7 +45,7 @@ def draw(record: dict):
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.93), ncol=3, fontsize=7, frameon=False
     )
     fig.suptitle(
-        "Claim 11: prefix leakage, exact scores + known bias (exact grid law, denoised output)", fontsize=9
+        "Claim 11: prefix leakage, exact scores + known bias (exact grid law of x_delta)", fontsize=9
     )
     fig.tight_layout(rect=(0, 0.02, 1, 0.8))
     return fig

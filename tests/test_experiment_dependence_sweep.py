@@ -13,7 +13,7 @@ from verify.spec import DiffusionSpec
 SMALL = dependence_sweep.Config(
     strengths=(0.0, 0.9),
     seeds=2,
-    spec=PairSpec(ar_hidden=12, steps=30, batch=64, diffusion=DiffusionSpec(steps=12, denoise=True)),
+    spec=PairSpec(ar_hidden=12, steps=30, batch=64, diffusion=DiffusionSpec(steps=12)),
     nodes=64,
     draws=4096,
 )

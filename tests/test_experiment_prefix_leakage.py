@@ -8,7 +8,7 @@ from figures import render
 from verify.experiments import prefix_leakage
 from verify.spec import DiffusionSpec
 
-SMALL = prefix_leakage.Config(sizes=(0.3,), diffusion=DiffusionSpec(steps=12, denoise=True), nodes=64)
+SMALL = prefix_leakage.Config(sizes=(0.3,), diffusion=DiffusionSpec(steps=12), nodes=64)
 
 
 def test_small_run_checks_hold_and_ar_conditionals_ignore_the_prefix_bias(tmp_path, quick_record):

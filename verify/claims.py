@@ -2,14 +2,14 @@
 
 One row per experiment: claim, measured, bound, the sanity checks (guaranteed identities and
 bounds: "n/n hold") kept apart from the verdict on the paper's claim (supported / contradicted /
-unresolved, from verify.verdicts.overall over the record's verdicts; "n/a" when the experiment
+unresolved, from verify.verdicts.by_claim, one per claim the record compares; "n/a" when the experiment
 compares no models), and the figure. A stamp above the table names the profile, root seed,
 device and code version of the records; a legend below says what the columns mean.
 """
 
 from __future__ import annotations
 
-from verify.verdicts import overall
+from verify.verdicts import by_claim
 
 SMOKE = "quick"  # the profile that only shows the pipeline runs: a smoke test, not evidence
 LEGEND = (
@@ -33,8 +33,14 @@ def sanity_text(checks: list[dict]) -> str:
 
 
 def claim_text(verdicts: list[dict]) -> str:
-    """The overall verdict on the paper's claim, or "n/a" for an experiment that compares no models."""
-    return overall(verdicts) if verdicts else "n/a"
+    """The verdict on each claim the record compares ("verdict: claim" when there are several),
+    or "n/a" for an experiment that compares no models."""
+    claims = by_claim(verdicts)
+    if not claims:
+        return "n/a"
+    if len(claims) == 1:
+        return next(iter(claims.values()))
+    return "; ".join(f"**{verdict}**: {claim}" for claim, verdict in claims.items())
 
 
 def _one_or_mixed(label: str, values: list[str]) -> str:

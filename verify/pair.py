@@ -79,7 +79,7 @@ class PairSpec:
     steps: int = 1200
     batch: int = 256
     lr: float = 2e-3
-    diffusion: DiffusionSpec = field(default_factory=lambda: DiffusionSpec(denoise=True))
+    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
     checkpoints: tuple = ()
 
     def __post_init__(self):
@@ -170,30 +170,46 @@ def measure(model: str, score, distribution, spec: DiffusionSpec, nodes: int, bo
     return law, conditional_endpoints(law, log_prob, prefix_log_prob)
 
 
-def evaluate(model: str, network, distribution, spec: DiffusionSpec, nodes: int, box: float) -> dict:
-    """`measure` of a trained network as plain data: every scalar endpoint, the masses the
-    checks need, and the per-prefix curves."""
-    law, ends = measure(model, score_function(model, network), distribution, spec, nodes, box)
-    return {
+CURVES = ("prefix", "prefix_density", "kl", "reverse_kl", "resolved")
+
+
+def evaluate(
+    model: str, score, distribution, spec: DiffusionSpec, nodes: int, box: float
+) -> tuple[dict, dict]:
+    """`measure` of `score` (a trained network's, or the exact one in the side's form) as plain
+    data: (every scalar endpoint and the masses the checks need, the per-prefix curves CURVES)."""
+    law, ends = measure(model, score, distribution, spec, nodes, box)
+    scalars = {
         **ends.scalars(),
         "sampler_mass": float(law.density.sum()) * law.cell,
         "target_mass": float(ends.prefix_density.sum()) * law.dx,
         "mass_lost": law.mass_lost,
+    }
+    curves = {
         "prefix": ends.curves.prefix.tolist(),
         "prefix_density": ends.prefix_density.tolist(),
         "kl": ends.curves.kl.tolist(),
         "reverse_kl": ends.curves.reverse_kl.tolist(),
         "resolved": ends.resolved.tolist(),
     }
+    return scalars, curves
 
 
 def refined(coarse: dict, fine: dict) -> dict:
-    """{name: (fine value, |fine - coarse|)} for every endpoint both resolutions define."""
+    """{name: (fine value, |fine - coarse|)} for every endpoint both resolutions define: the
+    refinement-pair estimate of the fine value's grid error (conservative for an O(dx^2) error)."""
     return {
         name: (fine[name], abs(fine[name] - coarse[name]))
         for name in fine
         if fine[name] is not None and coarse.get(name) is not None
     }
+
+
+def ratio_grid_error(ddpm: dict, ar: dict, key: str) -> float:
+    """Grid error of the paired log ratio log E_DDPM - log E_AR of one seed, from the cell results'
+    fine values and their "coarse" ones (the refinement pair applied to the ratio itself)."""
+    fine = math.log(ddpm[key]) - math.log(ar[key])
+    return abs(fine - (math.log(ddpm["coarse"][key]) - math.log(ar["coarse"][key])))
 
 
 def paired_rows(results, **match) -> tuple[list[dict], list[dict]]:

@@ -3,7 +3,8 @@ comparison").
 
 Each comparison pairs the two models by training seed: d_i = f(DDPM_i) - f(AR_i) for i = 1..n
 (f = identity, or f = log for multiplicative effects, then d_i is a log ratio). The estimate is
-mean(d) with a Student-t interval; p-values are exact sign-flip permutation p-values (all 2^n
+mean(d) with a two-sided Student-t interval at level 1 - 2 alpha (90%: the interval that matches
+one-sided tests at alpha, as in TOST); p-values are exact sign-flip permutation p-values (all 2^n
 sign patterns up to n = 16, a seeded random subset of 2^16 beyond). A declared margin m > 0 (the
 smallest effect of interest, in the units of d) turns the tests into decisions:
 
@@ -81,13 +82,18 @@ def holm(pvalues) -> list[float]:
     return adjusted
 
 
-def power(n: int, sd: float, effect: float, alpha: float = 0.05) -> float:
-    """Power of the one-sided paired t-test at level alpha, n pairs, to detect `effect` at
-    standard deviation `sd` (noncentral t)."""
+def power(n: int, sd: float, effect: float, alpha: float = 0.05, kind: str = "superiority") -> float:
+    """Power of the paired t-test counterpart of a comparison on n pairs at standard deviation
+    `sd`: superiority, the one-sided test at level alpha detecting a true effect `effect`
+    (noncentral t); equivalence, TOST with band +-effect when the true effect is 0,
+    max(0, 2 F(effect sqrt(n) / sd - t_{1-alpha}) - 1) with F the t distribution function."""
     if n < 2 or not sd > 0:
         return 1.0 if n >= 2 else 0.0
     critical = stats.t.ppf(1 - alpha, n - 1)
-    return float(stats.nct.sf(critical, n - 1, abs(effect) * math.sqrt(n) / sd))
+    shift = abs(effect) * math.sqrt(n) / sd
+    if kind == "equivalence":
+        return max(0.0, 2.0 * float(stats.t.cdf(shift - critical, n - 1)) - 1.0)
+    return float(stats.nct.sf(critical, n - 1, shift))
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,14 @@ class Comparison:
 
     def pvalues(self) -> tuple[float, float]:
         """(p for the claim, p against it), before multiplicity correction. Superiority: H0 mu <= 0,
-        then H0 mu >= m. Equivalence: TOST max(p(mu <= -m), p(mu >= m)), then the smaller of
-        p(mu <= m) and p(mu >= -m) (the effect lies outside the margin)."""
+        then H0 mu >= m. Equivalence: TOST max(p(mu <= -m), p(mu >= m)), then twice the smaller
+        of p(mu <= m) and p(mu >= -m) (the effect lies outside the margin, on either side:
+        Bonferroni over the two sides)."""
         d, m = self.differences, self.margin
         if self.kind == "superiority":
             return sign_flip_p(d, 0.0, "greater"), sign_flip_p(d, m, "less")
         tost = max(sign_flip_p(d, -m, "greater"), sign_flip_p(d, m, "less"))
-        outside = min(sign_flip_p(d, m, "greater"), sign_flip_p(d, -m, "less"))
+        outside = min(1.0, 2.0 * min(sign_flip_p(d, m, "greater"), sign_flip_p(d, -m, "less")))
         return tost, outside
 
 
@@ -148,7 +155,8 @@ def decide(comparisons, alpha: float = 0.05) -> list[dict]:
             adjusted[i] = (p, adjusted[i][1]) if side == 0 else (adjusted[i][0], p)
     out = []
     for c, (p_for, p_against), (q_for, q_against) in zip(comparisons, raw, adjusted, strict=True):
-        mean, se, half = t_interval(c.differences)
+        mean, se, half = t_interval(c.differences, 1 - 2 * alpha)
+        level = alpha / len(primary) if c.primary else alpha  # Holm's first step
         verdict = "supported" if q_for < alpha else "contradicted" if q_against < alpha else "unresolved"
         sd = se * math.sqrt(len(c.differences))
         test = (
@@ -172,8 +180,9 @@ def decide(comparisons, alpha: float = 0.05) -> list[dict]:
                 "p": q_for,
                 "p_against": q_against,
                 "p_raw": [p_for, p_against],
-                "t_p": float(stats.ttest_1samp(c.differences, 0.0).pvalue) if sd > 0 else 0.0,
-                "power": power(len(c.differences), sd, c.margin, alpha)
+                "interval_level": 1 - 2 * alpha,
+                "t_p": float(stats.ttest_1samp(c.differences, 0.0).pvalue) if sd > 0 else float(mean == 0),
+                "power": power(len(c.differences), sd, c.margin, level, c.kind)
                 if _attainable(c, len(primary), alpha)
                 else 0.0,
                 "verdict": verdict,
@@ -213,9 +222,33 @@ def exact(
     }
 
 
+def numerically_limited(verdicts, errors: dict) -> list[dict]:
+    """The verdicts with the numerical error of each estimate (`errors`: endpoint -> error, e.g. a
+    grid refinement pair) recorded; a decision needs that error below half the margin, so a
+    supported or contradicted verdict whose error reaches margin / 2 becomes unresolved, saying why."""
+    out = []
+    for v in verdicts:
+        v = dict(v)
+        if v["endpoint"] in errors:
+            v["numerical_error"] = float(errors[v["endpoint"]])
+            if v["numerical_error"] >= v["margin"] / 2 and v["verdict"] != "unresolved":
+                v["note"] = f"{v['verdict']} by the test, but the numerical error reaches half the margin"
+                v["verdict"] = "unresolved"
+        out.append(v)
+    return out
+
+
+def by_claim(verdicts) -> dict:
+    """{claim: overall verdict of its primary endpoints}, claims in the order they appear."""
+    claims = dict.fromkeys(v["claim"] for v in verdicts if v["primary"])
+    return {claim: overall([v for v in verdicts if v["claim"] == claim]) for claim in claims}
+
+
 def overall(verdicts) -> str:
-    """One verdict for a claim from its primary endpoints: supported when all are supported,
+    """One verdict for ONE claim from its primary endpoints: supported when all are supported,
     contradicted when none is supported and at least one is contradicted, else unresolved."""
+    if len({v["claim"] for v in verdicts if v["primary"]}) > 1:
+        raise ValueError("verdicts: belong to several claims; use by_claim")
     primary = [v["verdict"] for v in verdicts if v["primary"]]
     if primary and all(v == "supported" for v in primary):
         return "supported"

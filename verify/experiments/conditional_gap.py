@@ -6,17 +6,22 @@ marginals, dependence removed); and `rare_prefix(weight)` for each rare weight (
 component with its own conditional law). Each cell trains one model (verify.pair: matched
 parameters, one diffusion horizon, same data order for the DDPM and AR-DM of one seed) and
 measures on the grid every conditional endpoint (verify.exact.conditional_endpoints) of the
-Tweedie-denoised output against q_0 (primary) and of the early-stopped x_delta against q_delta
-(secondary). The first seed of each (target, model) is also measured on the doubled grid: the
-refinement pair gives every endpoint its own grid-error estimate. On the dependent target the EMA
-weights at training checkpoints are measured too (conditional endpoints versus joint KL).
+early-stopped output x_delta against q_delta. (The Tweedie-denoised output is not measured on the
+grid: its final step is a deterministic map, whose bilinear deposit aliases without a diffusion
+after it; markov_sequences and rule_learning measure that output by sampling.) The first seed of
+each (target, model) is also measured on the halved grid: the refinement pair gives every endpoint,
+and every paired log ratio, its grid-error estimate. An "exact" cell per (target, model) repeats
+the measurement with the exact score: the calibration of the measurement itself (time
+discretisation and grid alone). On the dependent target the EMA weights at training checkpoints are
+measured too (conditional endpoints versus joint KL).
 
 Pre-declared (in Config, before any outcome was seen): the primary endpoints PRIMARY, compared
 on a log scale (d_i = log E_DDPM,i - log E_AR,i, paired by seed), with Holm's correction within
 each claim: (A) superiority on the dependent target, (B) the dependence-by-model interaction
 d_dep - d_control (difference-in-differences), both against `margin`; (C) equivalence on the
-control, TOST against `equivalence_margin`. Secondary: the other endpoints, the x_delta output,
-the rare component's conditional KL per weight.
+control, TOST against `equivalence_margin`. A decision needs the grid error of the paired log
+ratio below half the margin (`verdicts.numerically_limited`). Secondary: the other endpoints, the
+comparison at matched joint KL across checkpoints, the rare component's conditional KL per weight.
 
 Guaranteed checks: the chain rule (average conditional KL <= joint KL, any model), q's mass on
 the box, no mass created. Which model wins is measured, never asserted.
@@ -24,7 +29,6 @@ the box, no mass created. Which model wins is measured, never asserted.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -34,6 +38,7 @@ from synthetic import presets
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.pair import (
     MODELS,
+    SIDES,
     PairSpec,
     check_model,
     check_paired_design,
@@ -42,16 +47,19 @@ from verify.pair import (
     grid_checks,
     log_ratios,
     paired_rows,
+    ratio_grid_error,
     refined,
+    score_function,
     seed_metric,
     train_model,
 )
 from verify.records import metric
 from verify.spec import DiffusionSpec
-from verify.verdicts import Comparison, decide, describe, overall
+from verify.verdicts import Comparison, by_claim, decide, describe, numerically_limited
 
 NAME = "conditional_gap"
 PRIMARY = ("average_kl", "model_prefix_reverse_kl", "worst_kl")
+PRIMARY_CLAIMS = ("dependent", "interaction", "control")
 SECONDARY = ("joint_kl", "average_reverse_kl", "model_prefix_kl", "worst_reverse_kl")
 CLAIMS = {
     "dependent": "on dependent patches AR-DM's conditional KL is smaller than DDPM's",
@@ -66,16 +74,17 @@ CLAIMS = {
 class Config:
     """strength: dependence of the dependent target; rare_weights: weights of the rare-prefix
     targets; seeds: paired training seeds per target (>= 8 so that a sign-flip test on 8 pairs
-    can reach p = 1/256 and survive Holm over 3 endpoints); rare_seeds: seeds of the rare targets;
-    nodes, box: the coarse grid (the refinement uses 2 nodes); margin: smallest log-ratio of
-    interest (log 1.25: a 25% smaller KL); equivalence_margin: the TOST band (log 1.5)."""
+    can reach p = 1/256 and survive Holm over 3 endpoints); rare_seeds: seeds of the rare targets
+    (>= 5: one unadjusted one-sided test reaches p = 1/32); nodes, box: the grid (the refinement
+    uses nodes // 2); margin: smallest log-ratio of interest (log 1.25: a 25% smaller KL);
+    equivalence_margin: the TOST band (log 1.5)."""
 
     strength: float = 0.95
     rare_weights: tuple = (0.3, 0.03, 0.003)
     seeds: int = 8
-    rare_seeds: int = 4
+    rare_seeds: int = 5
     spec: PairSpec = field(default_factory=lambda: PairSpec(checkpoints=(0.125, 0.25, 0.5)))
-    nodes: int = 160
+    nodes: int = 320
     box: float = 6.5
     margin: float = math.log(1.25)
     equivalence_margin: float = math.log(1.5)
@@ -92,8 +101,12 @@ class Config:
 
 @dataclass(frozen=True)
 class Params:
+    """kind "trained" (seed `index`) or "exact" (the exact score in the model's form: the
+    calibration of the measurement itself, no training)."""
+
     target: str
     model: str
+    kind: str
     index: int
     seed: int
     strength: float
@@ -121,56 +134,62 @@ def targets(config: Config) -> list[tuple[str, int]]:
 
 
 def cells(config: Config, seed: int) -> list[Cell]:
+    runs = [
+        (name, model, kind, i)
+        for name, count in targets(config)
+        for model in MODELS
+        for kind, i in [("exact", 0)] + [("trained", i) for i in range(count)]
+    ]
     return [
         Cell(
             NAME,
-            f"{name}-{model}-s{i}",
-            Params(name, model, i, seed * 1000 + i, config.strength, config.spec, config.nodes, config.box),
+            f"{name}-{model}-{'exact' if kind == 'exact' else f's{i}'}",
+            Params(
+                name, model, kind, i, seed * 1000 + i, config.strength, config.spec, config.nodes, config.box
+            ),
         )
-        for name, count in targets(config)
-        for model in MODELS
-        for i in range(count)
+        for name, model, kind, i in runs
     ]
 
 
-def _rare_weight(prefix: np.ndarray) -> np.ndarray:
+def _rare_weight(prefix) -> np.ndarray:
     """The rare component's prefix density on the grid, normalised: where its conditional is read."""
     mean, var = presets.RARE_COMPONENT
-    weight = np.exp(-0.5 * (prefix - mean) ** 2 / var)
+    weight = np.exp(-0.5 * (np.asarray(prefix) - mean) ** 2 / var)
     return weight / weight.sum()
-
-
-CURVES = ("prefix", "prefix_density", "kl", "reverse_kl", "resolved")
-
-
-def _scalars(values: dict) -> dict:
-    return {k: v for k, v in values.items() if k not in CURVES}
 
 
 def run_cell(params: Params, device: str) -> dict:
     distribution = target(params.target, params.strength)
-    model = check_model(params.model)
-    network, parameters, snapshots = train_model(model, distribution, params.spec, params.seed, device)
-    denoised = dataclasses.replace(params.spec.diffusion, denoise=True)
-    early = dataclasses.replace(params.spec.diffusion, denoise=False)
+    model, spec = check_model(params.model), params.spec.diffusion
+    if params.kind == "exact":
+        score, parameters, snapshots = SIDES[model].truth(distribution), 0, {}
+    else:
+        network, parameters, snapshots = train_model(model, distribution, params.spec, params.seed, device)
+        score = score_function(model, network)
+    values, curves = evaluate(model, score, distribution, spec, params.nodes, params.box)
     out = {
         "seed": params.seed,
         "index": params.index,
         "target": params.target,
         "model": model,
+        "kind": params.kind,
         "parameters": parameters,
-        "denoised": evaluate(model, network, distribution, denoised, params.nodes, params.box),
-        "x_delta": _scalars(evaluate(model, network, distribution, early, params.nodes, params.box)),
+        **values,
+        "curves": curves,
     }
     if params.target.startswith("rare"):
-        weight = _rare_weight(np.asarray(out["denoised"]["prefix"]))
-        out["rare_kl"] = float(weight @ np.asarray(out["denoised"]["kl"]))
+        out["rare_kl"] = float(_rare_weight(curves["prefix"]) @ np.asarray(curves["kl"]))
     if params.index == 0:
-        fine = evaluate(model, network, distribution, denoised, 2 * params.nodes, params.box)
-        out["fine"] = _scalars(fine)
+        out["coarse"] = evaluate(model, score, distribution, spec, params.nodes // 2, params.box)[0]
     if params.target == "dependent":
         out["checkpoints"] = [
-            {"step": step, **_scalars(evaluate(model, net, distribution, denoised, params.nodes, params.box))}
+            {
+                "step": step,
+                **evaluate(model, score_function(model, net), distribution, spec, params.nodes, params.box)[
+                    0
+                ],
+            }
             for step, net in sorted(snapshots.items())
         ]
     return out
@@ -178,41 +197,57 @@ def run_cell(params: Params, device: str) -> dict:
 
 def aggregate(config: Config, results: list[dict]) -> Outcome:
     metrics, checks, series = {}, [], {}
-    estimator = "exact grid law vs exact target; mean over paired training seeds"
+    estimator = (
+        f"exact grid law of the {config.spec.diffusion.output} vs its exact target; mean over paired seeds"
+    )
+    grid_estimator = f"|F({config.nodes} nodes) - F({config.nodes // 2} nodes)|, first seed"
     for name, _ in targets(config):
         series[name] = {}
-        for model, rows in zip(MODELS, paired_rows(results, target=name), strict=True):
+        trained, exact = (
+            paired_rows(results, target=name, kind="trained"),
+            paired_rows(results, target=name, kind="exact"),
+        )
+        for model, rows, (truth,) in zip(MODELS, trained, exact, strict=True):
             label = f"{name}_{model}"
-            fine = refined(_scalars(rows[0]["denoised"]), rows[0]["fine"])
+            fine = refined(rows[0]["coarse"], rows[0])
             for key in PRIMARY + SECONDARY:
-                metrics[f"{label}_{key}"] = seed_metric([r["denoised"][key] for r in rows], "nats", estimator)
-                metrics[f"{label}_{key}_grid_error"] = metric(
-                    fine[key][1],
-                    "nats",
-                    f"|F({2 * config.nodes} nodes) - F({config.nodes} nodes)|, first seed",
-                )
-                metrics[f"{label}_{key}_x_delta"] = seed_metric(
-                    [r["x_delta"][key] for r in rows], "nats", estimator + "; early-stopped output vs q_delta"
+                metrics[f"{label}_{key}"] = seed_metric([r[key] for r in rows], "nats", estimator)
+                metrics[f"{label}_{key}_grid_error"] = metric(fine[key][1], "nats", grid_estimator)
+                metrics[f"{label}_{key}_exact_score"] = metric(
+                    truth[key], "nats", "the same measurement with the exact score (calibration, no training)"
                 )
             metrics[f"{label}_parameters"] = metric(rows[0]["parameters"], "count", "count_parameters")
             if name.startswith("rare"):
                 metrics[f"{label}_rare_kl"] = seed_metric([r["rare_kl"] for r in rows], "nats", estimator)
-            checks += grid_checks(f"{name} {model}", [r["denoised"] for r in rows])
-            kl = np.array([r["denoised"]["kl"] for r in rows])
+            checks += grid_checks(f"{name} {model}", rows + [truth])
+            kl = np.array([r["curves"]["kl"] for r in rows])
             series[name][model] = {
                 "kl": kl.mean(0).tolist(),
-                "reverse_kl": np.array([r["denoised"]["reverse_kl"] for r in rows]).mean(0).tolist(),
+                "reverse_kl": np.array([r["curves"]["reverse_kl"] for r in rows]).mean(0).tolist(),
                 "kl_per_seed": kl.tolist(),
-                "resolved": rows[0]["denoised"]["resolved"],
+                "exact_score_kl": truth["curves"]["kl"],
+                "resolved": rows[0]["curves"]["resolved"],
                 "checkpoints": [
-                    r.get("checkpoints", []) + [{"step": config.spec.steps, **_scalars(r["denoised"])}]
+                    r.get("checkpoints", [])
+                    + [{"step": config.spec.steps, **{k: r[k] for k in PRIMARY + SECONDARY}}]
                     for r in rows
                 ],
             }
-        series[name]["prefix"] = rows[0]["denoised"]["prefix"]
-        series[name]["prefix_density"] = rows[0]["denoised"]["prefix_density"]
-
-    verdicts = _verdicts(config, results)
+        series[name]["prefix"] = rows[0]["curves"]["prefix"]
+        series[name]["prefix_density"] = rows[0]["curves"]["prefix_density"]
+        for key in PRIMARY:
+            ddpm, ar = (r[0] for r in trained)
+            metrics[f"{name}_log_ratio_{key}_grid_error"] = metric(
+                ratio_grid_error(ddpm, ar, key), "log ratio", grid_estimator + ", of log(DDPM/AR)"
+            )
+            (d_exact,), (a_exact,) = exact
+            share = abs(d_exact[key] - a_exact[key]) / min(
+                metrics[f"{name}_{m}_{key}"]["value"] for m in MODELS
+            )
+            metrics[f"{name}_{key}_exact_score_share"] = metric(
+                share, "1", "|E_DDPM - E_AR| with exact scores over the smaller trained mean (calibration)"
+            )
+    verdicts = _verdicts(config, results, metrics)
     series["verdicts"] = verdicts
     series["rare"] = {
         "weights": list(config.rare_weights),
@@ -222,35 +257,30 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             for key in ("rare_kl", "joint_kl")
         },
     }
-    ratio_errors = []
-    for name in ("dependent", "control"):
-        ddpm, ar = (rows[0] for rows in paired_rows(results, target=name))
-        for key in PRIMARY:
-            coarse = math.log(ddpm["denoised"][key] / ar["denoised"][key])
-            error = abs(math.log(ddpm["fine"][key] / ar["fine"][key]) - coarse)
-            metrics[f"{name}_log_ratio_{key}_grid_error"] = metric(
-                error,
-                "log ratio",
-                f"|log(DDPM/AR) at {2 * config.nodes} - at {config.nodes} nodes|, first seed",
-            )
-            ratio_errors.append(error)
-    claims = {
-        c: overall([v for v in verdicts if v["claim"] == CLAIMS[c]])
-        for c in ("dependent", "interaction", "control")
-    }
+    claims = by_claim(verdicts)
     average = {v["claim"]: v for v in verdicts if v["endpoint"] == "average_kl" and v["primary"]}
-    lines = [f"{c}: {claims[c]} ({describe(average[CLAIMS[c]], 'log ratio')})" for c in claims]
+    lines = [
+        f"{claims[CLAIMS[c]]} ({c}; {describe(average[CLAIMS[c]], 'log ratio')})" for c in PRIMARY_CLAIMS
+    ]
+    ratio_errors = [
+        metrics[f"{n}_log_ratio_{k}_grid_error"]["value"] for n in ("dependent", "control") for k in PRIMARY
+    ]
+    calibration = [
+        metrics[f"{n}_{k}_exact_score_share"]["value"] for n in ("dependent", "control") for k in PRIMARY
+    ]
     return Outcome(
         metrics,
         checks,
         series,
         {
             "measured": (
-                f"log(KL_DDPM / KL_AR) over {config.seeds} paired seeds on {len(PRIMARY)} primary endpoints "
-                f"(Tweedie-denoised output): "
+                f"log(KL_DDPM / KL_AR) over {config.seeds} paired seeds, {len(PRIMARY)} primary endpoints, "
+                f"{config.spec.diffusion.output}: "
                 + "; ".join(lines)
-                + f"; largest grid error of a primary log ratio {max(ratio_errors):.2g}"
-                + f" (margin {config.margin:.3g})"
+                + f"; grid error of a primary log ratio <= {max(ratio_errors):.2g} "
+                f"(margin {config.margin:.3g}); "
+                f"with exact scores the two models' primary endpoints differ by at most "
+                f"{100 * max(calibration):.2g}% of the smaller trained value (calibration)"
             ),
             "bound": "avg conditional KL <= joint KL (chain rule), both models; the comparison is measured",
         },
@@ -261,47 +291,56 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
 def _matched_joint(pair, steps: int) -> list[float]:
     """Per seed, log average_kl of DDPM's final model minus AR-DM's at the same joint KL, AR-DM's
     value interpolated (log-log) between its checkpoints; seeds where DDPM's joint KL lies outside
-    AR-DM's checkpoint range are skipped (no extrapolation)."""
+    AR-DM's checkpoint range are skipped (no extrapolation; the record says how many remain)."""
     out = []
     for ddpm, ar in zip(*pair, strict=True):
-        runs = ar.get("checkpoints", []) + [{"step": steps, **ar["denoised"]}]
+        runs = ar.get("checkpoints", []) + [ar]
         joint = np.log([c["joint_kl"] for c in runs])
         conditional = np.log([c["average_kl"] for c in runs])
-        target = math.log(ddpm["denoised"]["joint_kl"])
-        if joint.min() <= target <= joint.max():
+        goal = math.log(ddpm["joint_kl"])
+        if joint.min() <= goal <= joint.max():
             order = np.argsort(joint)
             out.append(
-                math.log(ddpm["denoised"]["average_kl"])
-                - float(np.interp(target, joint[order], conditional[order]))
+                math.log(ddpm["average_kl"]) - float(np.interp(goal, joint[order], conditional[order]))
             )
     return out
 
 
-def _verdicts(config: Config, results) -> list[dict]:
-    pairs = {name: paired_rows(results, target=name) for name in ("dependent", "control")}
+def _verdicts(config: Config, results, metrics) -> list[dict]:
+    pairs = {name: paired_rows(results, target=name, kind="trained") for name in ("dependent", "control")}
 
-    def ratios(name, output="denoised"):
-        return lambda key: log_ratios(*pairs[name], lambda r: r[output][key])
+    def ratios(name):
+        return lambda key: log_ratios(*pairs[name], lambda r: r[key])
+
+    def grid(name, key):
+        return metrics[f"{name}_log_ratio_{key}_grid_error"]["value"]
 
     dep, ctrl = ratios("dependent"), ratios("control")
-    out = decide(comparisons(CLAIMS["dependent"], "superiority", dep, config.margin, PRIMARY))
 
     def interaction(key):
         return np.subtract(dep(key), ctrl(key))
 
-    out += decide(comparisons(CLAIMS["interaction"], "superiority", interaction, config.margin, PRIMARY))
-    out += decide(comparisons(CLAIMS["control"], "equivalence", ctrl, config.equivalence_margin, PRIMARY))
-    secondary = comparisons(CLAIMS["dependent"], "superiority", dep, config.margin, SECONDARY, primary=False)
-    early = ratios("dependent", "x_delta")
-    secondary += comparisons(
-        CLAIMS["dependent"] + " (x_delta output)", "superiority", early, config.margin, PRIMARY, primary=False
+    families = (
+        ("dependent", "superiority", dep, config.margin, {k: grid("dependent", k) for k in PRIMARY}),
+        (
+            "interaction",
+            "superiority",
+            interaction,
+            config.margin,
+            {k: grid("dependent", k) + grid("control", k) for k in PRIMARY},
+        ),
+        ("control", "equivalence", ctrl, config.equivalence_margin, {k: grid("control", k) for k in PRIMARY}),
     )
+    out = []
+    for claim, kind, values, margin, errors in families:
+        out += numerically_limited(decide(comparisons(CLAIMS[claim], kind, values, margin, PRIMARY)), errors)
+    secondary = comparisons(CLAIMS["dependent"], "superiority", dep, config.margin, SECONDARY, primary=False)
     matched = _matched_joint(pairs["dependent"], config.spec.steps)
     if len(matched) >= 2:
         secondary.append(
             Comparison(
                 CLAIMS["matched"],
-                "average_kl at DDPM's final joint KL",
+                f"average_kl at DDPM's final joint KL ({len(matched)} of {config.seeds} seeds in range)",
                 "superiority",
                 matched,
                 config.margin,
@@ -309,20 +348,15 @@ def _verdicts(config: Config, results) -> list[dict]:
                 "log",
             )
         )
-    if config.rare_seeds >= 2:
-        for w in config.rare_weights:
-            values = log_ratios(*paired_rows(results, target=f"rare{w:g}"), lambda r: r["rare_kl"])
-            secondary.append(
-                Comparison(
-                    CLAIMS["rare"],
-                    f"rare_kl, weight {w:g}",
-                    "superiority",
-                    values,
-                    config.margin,
-                    False,
-                    "log",
-                )
+    for w in config.rare_weights:
+        values = log_ratios(
+            *paired_rows(results, target=f"rare{w:g}", kind="trained"), lambda r: r["rare_kl"]
+        )
+        secondary.append(
+            Comparison(
+                CLAIMS["rare"], f"rare_kl, weight {w:g}", "superiority", values, config.margin, False, "log"
             )
+        )
     return out + decide(secondary)
 
 
@@ -331,9 +365,7 @@ PROFILES = {
         rare_weights=(0.03,),
         seeds=2,
         rare_seeds=2,
-        spec=PairSpec(
-            ar_hidden=32, steps=200, diffusion=DiffusionSpec(steps=30, denoise=True), checkpoints=(0.5,)
-        ),
+        spec=PairSpec(ar_hidden=32, steps=200, diffusion=DiffusionSpec(steps=30), checkpoints=(0.5,)),
         nodes=64,
     ),
     "default": Config(),
@@ -344,10 +376,10 @@ PROFILES = {
             ar_hidden=128,
             steps=5000,
             batch=1024,
-            diffusion=DiffusionSpec(steps=100, denoise=True),
+            diffusion=DiffusionSpec(steps=100),
             checkpoints=(0.05, 0.1, 0.25, 0.5),
         ),
-        nodes=256,
+        nodes=640,
     ),
 }
 

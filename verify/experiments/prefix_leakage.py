@@ -7,9 +7,10 @@ s(k, x^k, x^{<k}, t) + b_k. Directions at size beta: "prefix" b = (beta, 0) (DDP
 AR-DM's stage 1), "conditional" b = (0, beta) (DDPM's x2 block, AR-DM's stage 2), "split"
 b = (beta, beta) / sqrt 2. Every direction and both models have the same integrated score error
 eps_score^2 = sum_j h_j ||b||^2 = beta^2 (T - delta), exactly. Each sampler's law is propagated
-on a grid (Tweedie-denoised output, against q_0) at `nodes` and 2 `nodes` (the refinement pair
-gives every endpoint its grid error), and every conditional endpoint of
-verify.exact.conditional_endpoints is reported with its response Delta(beta) = E(beta) - E(0).
+on a grid (the early-stopped output x_delta, against q_delta) at `nodes` and 2 `nodes` (the
+refinement pair gives every endpoint, and every response, its grid error estimate), and every
+conditional endpoint of verify.exact.conditional_endpoints is reported with its response
+Delta(beta) = E(beta) - E(0).
 
 Why AR-DM cannot leak: its stage 2 never evaluates stage 1's score, so with b = (beta, 0) its
 p^(x2 | x1 = a) is the exact-score stage law for every a, and the prefix-averaged conditional KL
@@ -50,7 +51,7 @@ class Config:
 
     strength: float = 0.95
     sizes: tuple = (0.1, 0.2, 0.4)
-    diffusion: DiffusionSpec = field(default_factory=lambda: DiffusionSpec(denoise=True))
+    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
     nodes: int = 192
     box: float = 6.5
     margin: float = 1e-3
@@ -195,11 +196,9 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
 
 
 PROFILES = {
-    "quick": Config(sizes=(0.2,), diffusion=DiffusionSpec(steps=30, denoise=True), nodes=64),
+    "quick": Config(sizes=(0.2,), diffusion=DiffusionSpec(steps=30), nodes=64),
     "default": Config(),
-    "full": Config(
-        sizes=(0.05, 0.1, 0.2, 0.4, 0.8), diffusion=DiffusionSpec(steps=100, denoise=True), nodes=320
-    ),
+    "full": Config(sizes=(0.05, 0.1, 0.2, 0.4, 0.8), diffusion=DiffusionSpec(steps=100), nodes=320),
 }
 
 EXPERIMENT = Experiment(
