@@ -192,16 +192,25 @@ def decide(comparisons, alpha: float = 0.05) -> list[dict]:
 
 
 def exact(
-    claim: str, endpoint: str, estimate: float, error: float, margin: float, primary: bool = True
+    claim: str,
+    endpoint: str,
+    estimate: float,
+    error: float,
+    margin: float,
+    primary: bool = True,
+    interval: tuple | None = None,
 ) -> dict:
     """Verdict on a deterministic superiority comparison (no seeds): `estimate` is exact up to the
-    numerical error bound `error` (a grid refinement pair, say). Supported when estimate - error
-    > 0, contradicted when estimate + error < margin, unresolved otherwise."""
+    numerical error estimate `error` (a grid refinement pair, say), or lies in `interval` (low,
+    high) when given (e.g. the range over several deterministic targets, error then unused).
+    Supported when low > 0, contradicted when high < margin, unresolved otherwise."""
     if not (math.isfinite(error) and error >= 0):
         raise ValueError(f"error: must be a finite number >= 0, got {error}")
     if not (math.isfinite(margin) and margin > 0):
         raise ValueError(f"margin: must be a finite positive number, got {margin}")
-    low, high = estimate - error, estimate + error
+    low, high = (estimate - error, estimate + error) if interval is None else map(float, interval)
+    if not low <= estimate <= high:
+        raise ValueError(f"interval: must contain the estimate {estimate}, got {interval}")
     verdict = "supported" if low > 0 else "contradicted" if high < margin else "unresolved"
     return {
         "claim": claim,
@@ -214,7 +223,7 @@ def exact(
         "stderr": None,
         "interval": [float(low), float(high)],
         "margin": float(margin),
-        "test": "exact (deterministic); interval = estimate +- numerical error bound",
+        "test": "exact (deterministic); interval = estimate +- numerical error, or the range over targets",
         "p": None,
         "p_against": None,
         "verdict": verdict,
