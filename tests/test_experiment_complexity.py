@@ -71,7 +71,8 @@ def test_quick_profile_record_checks_hold_and_figure_draws(tmp_path, quick_recor
     ]
     assert all(record["metrics"][f"ratio_{how}_K1"]["value"] == 1.0 for how in ALLOCATIONS)
     assert [v["endpoint"] for v in record["verdicts"] if v["primary"]] == [
-        f"NFE, best allocation: {record['config']['moderate_slope']:g} - slope of log(AR/DDPM) on log K, range over targets"
+        f"NFE, best allocation: {record['config']['moderate_slope']:g} - slope of log(AR/DDPM) on log K, "
+        "range over targets"
     ]
     assert math.isfinite(record["metrics"]["slope_eps_ddpm"]["value"])
     files = render(record, tmp_path / "figures")

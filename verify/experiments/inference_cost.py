@@ -20,7 +20,8 @@ Wall time: `samples` draws per run on `device`; every round times DDPM and each 
 (`verify.timing.interleaved_times`), `repeats` rounds; the ratio of round r is AR time / DDPM time.
 Verdict ("only moderately larger"), declared in the config: per round and form, the log-log slope b
 of the time ratio against K (`verify.cost.moderate_growth`; primary: the deployed forms
-patch-context and transformer-cached, matched in total parameters). NFE identities (counted calls = sum of grid steps; contexts = K) are checks.
+patch-context and transformer-cached, matched in total parameters). NFE identities (counted
+calls = sum of grid steps; contexts = K) are checks.
 """
 
 from __future__ import annotations
