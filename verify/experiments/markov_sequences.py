@@ -330,7 +330,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 entry["stay"],
                 stay_exact,
                 "==",
-                MARGIN_SE * entry["stay_se"],
+                MARGIN_SE * math.hypot(entry["stay_se"], result["reference"]["confusion_se_max"]),
             )
         )
     values = {
