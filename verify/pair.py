@@ -21,14 +21,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from verify.exact import conditional_endpoints, grid_ar_sampler_law, grid_sampler_law
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
 from verify.records import check, metric
 from verify.spec import DiffusionSpec
 from verify.train import train
-from verify.verdicts import Comparison
+from verify.verdicts import Comparison, mean_interval
 
 
 @dataclass(frozen=True)
@@ -240,9 +238,8 @@ def comparisons(claim: str, kind: str, values, margin: float, endpoints, primary
 
 def seed_metric(values, unit: str, estimator: str) -> dict:
     """Mean over seeds with its standard error."""
-    values = np.asarray(list(values), float)
-    se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else None
-    return metric(values.mean(), unit, estimator, stderr=se)
+    mean, se, interval = mean_interval(values)
+    return metric(mean, unit, estimator + ", 95% t-interval", stderr=se, ci=interval)
 
 
 def grid_checks(label: str, rows: list[dict]) -> list[dict]:

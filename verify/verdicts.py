@@ -71,6 +71,16 @@ def t_interval(differences, level: float = 0.95) -> tuple[float, float, float]:
     return float(d.mean()), se, float(stats.t.ppf(0.5 + level / 2, d.size - 1)) * se
 
 
+def mean_interval(values, level: float = 0.95) -> tuple[float, float, list[float]]:
+    """(mean, standard error, [low, high]) of the two-sided Student-t interval at `level` over
+    repeats (seeds, rounds); the interval collapses to the mean for a single value."""
+    values = np.asarray(list(values), float)
+    if values.size < 2:
+        return float(values.mean()), 0.0, [float(values.mean())] * 2
+    mean, se, half = t_interval(values, level)
+    return mean, se, [mean - half, mean + half]
+
+
 def holm(pvalues) -> list[float]:
     """Holm's step-down adjusted p-values: p_(i) * (m - i + 1), running maximum, capped at 1."""
     p = [float(v) for v in pvalues]

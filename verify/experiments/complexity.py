@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from bounds.ardm import cost_ratio
 from bounds.complexity import complexity
@@ -37,7 +36,7 @@ from bounds.fit import fit_constant
 from verify.cost import ALLOCATIONS, Problem, loglog_slope, moderate_growth_exact
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int, check_positive_ints
 from verify.records import check, metric
-from verify.verdicts import describe, overall
+from verify.verdicts import describe, mean_interval, overall
 
 NAME = "complexity"
 CLAIM = (
@@ -238,13 +237,6 @@ def _ratio(r: dict, how: str) -> float:
     return r["ar"][how]["nfe"] / r["ddpm"]["steps"]
 
 
-def _interval(values) -> tuple[float, tuple[float, float]]:
-    """Mean and its 95% Student-t interval over repeats."""
-    values = np.asarray(values, float)
-    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return float(values.mean()), (float(values.mean() - half), float(values.mean() + half))
-
-
 def _sweep_series(config: Config, rows: list[dict], sweep: str) -> dict:
     x = [1 / r["eps"] if sweep == "eps" else r["d"] if sweep == "d" else r["K"] for r in rows]
     entry = {
@@ -301,16 +293,16 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         ratios = np.array([[_ratio(r, how) for r in rows] for rows in repeats])
         slopes[how] = [loglog_slope(Ks, row)[0] for row in ratios]
         k_entry[f"ratio_{how}"] = ratios.mean(axis=0).tolist()
-        k_entry[f"ratio_{how}_ci"] = [_interval(column)[1] for column in ratios.T]
+        k_entry[f"ratio_{how}_ci"] = [mean_interval(column)[2] for column in ratios.T]
         for K, column in zip(Ks, ratios.T, strict=True):
-            mean, ci = _interval(column)
+            mean, _, ci = mean_interval(column)
             metrics[f"ratio_{how}_K{K}"] = metric(
                 mean,
                 "1",
                 f"AR-DM NFE ({how} allocation) / DDPM NFE, mean over {n} chains (rhos)",
                 ci=ci,
             )
-        mean, ci = _interval(slopes[how])
+        mean, _, ci = mean_interval(slopes[how])
         metrics[f"ratio_slope_K_{how}"] = metric(
             mean,
             "1",

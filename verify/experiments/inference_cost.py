@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
 from verify.cost import Problem, loglog_slope, moderate_growth
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int, check_positive_ints
@@ -50,7 +49,7 @@ from verify.models.staged import StagedScore, linear_macs
 from verify.records import check, metric
 from verify.samplers import sample, sample_ar
 from verify.timing import interleaved_times, synchronised
-from verify.verdicts import decide, describe, overall
+from verify.verdicts import decide, describe, mean_interval, overall
 
 NAME = "inference_cost"
 CLAIM = (
@@ -244,13 +243,6 @@ def run_cell(params: Params, device: str) -> dict:
 # ----- aggregate ---------------------------------------------------------------------------------
 
 
-def _interval(values) -> tuple[float, tuple[float, float]]:
-    """Mean and its 95% Student-t interval over rounds."""
-    values = np.asarray(values, float)
-    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return float(values.mean()), (float(values.mean() - half), float(values.mean() + half))
-
-
 def _checks(r: dict) -> list[dict]:
     """NFE identities: counted calls = N (DDPM) and sum_k N_k (every form); a staged form computes
     its context once per stage (K contexts per run; the count covers the counted run only)."""
@@ -272,8 +264,8 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         "K": Ks,
         "nfe_ratio": nfe_ratio,
         "steps": [r["steps"] for r in rows],
-        "seconds_ddpm": [_interval(r["ddpm"]["seconds"])[0] for r in rows],
-        "seconds_ddpm_ci": [_interval(r["ddpm"]["seconds"])[1] for r in rows],
+        "seconds_ddpm": [mean_interval(r["ddpm"]["seconds"])[0] for r in rows],
+        "seconds_ddpm_ci": [mean_interval(r["ddpm"]["seconds"])[2] for r in rows],
         "size": {
             form: {k: [r[form][k] for r in rows] for k in ("parameters", "macs_step", "macs_stage")}
             for form in FORMS
@@ -291,12 +283,12 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             [[a / b for a, b in zip(r[form]["seconds"], r["ddpm"]["seconds"], strict=True)] for r in rows]
         )
         slopes[form] = [loglog_slope(Ks, ratios[:, i])[0] for i in range(config.repeats)]
-        series[f"time_ratio_{form}"] = [_interval(row)[0] for row in ratios]
-        series[f"time_ratio_{form}_ci"] = [_interval(row)[1] for row in ratios]
-        series[f"seconds_{form}"] = [_interval(r[form]["seconds"])[0] for r in rows]
-        series[f"seconds_{form}_ci"] = [_interval(r[form]["seconds"])[1] for r in rows]
+        series[f"time_ratio_{form}"] = [mean_interval(row)[0] for row in ratios]
+        series[f"time_ratio_{form}_ci"] = [mean_interval(row)[2] for row in ratios]
+        series[f"seconds_{form}"] = [mean_interval(r[form]["seconds"])[0] for r in rows]
+        series[f"seconds_{form}_ci"] = [mean_interval(r[form]["seconds"])[2] for r in rows]
         for K, row in zip(Ks, ratios, strict=True):
-            mean, ci = _interval(row)
+            mean, _, ci = mean_interval(row)
             metrics[f"time_ratio_{form}_K{K}"] = metric(
                 mean,
                 "1",
@@ -304,7 +296,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 f"({config.samples} samples; 95% t-interval)",
                 ci=ci,
             )
-        mean, ci = _interval(slopes[form])
+        mean, _, ci = mean_interval(slopes[form])
         metrics[f"time_ratio_slope_K_{form}"] = metric(
             mean, "1", f"log-log OLS slope of the {form} time ratio on K, mean over rounds", ci=ci
         )

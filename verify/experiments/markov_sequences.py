@@ -30,7 +30,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-from scipy import stats
 
 from synthetic import presets
 from synthetic.validation import DTYPE
@@ -49,7 +48,7 @@ from verify.records import check, metric
 from verify.samplers import sample, sample_ar
 from verify.spec import DiffusionSpec
 from verify.train import integrated_score_error, noised, train
-from verify.verdicts import Comparison, decide, describe, overall
+from verify.verdicts import Comparison, decide, describe, mean_interval, overall
 
 NAME = "markov_sequences"
 KINDS = ("ar", "ddpm", "exact")
@@ -293,16 +292,6 @@ def _seed_values(group: list[dict], output: str, stay_exact: float) -> dict:
     }
 
 
-def _mean_interval(values) -> tuple[float, float, list[float]]:
-    """Mean, standard error and 95% Student-t interval over seeds."""
-    values = torch.tensor(values, dtype=DTYPE)
-    n = values.shape[0]
-    se = float(values.std() / math.sqrt(n)) if n > 1 else 0.0
-    half = float(stats.t.ppf(0.975, n - 1)) * se if n > 1 else 0.0
-    mean = float(values.mean())
-    return mean, se, [mean - half, mean + half]
-
-
 def aggregate(config: Config, results: list[dict]) -> Outcome:
     stay_exact = results[0]["reference"]["stay"]
     primary_output = OUTPUTS[config.diffusion.denoise]
@@ -341,7 +330,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         for output in OUTPUTS.values():
             values[kind, output] = _seed_values(group, output, stay_exact)
         totals = [sum(v for v, _ in r["score_error"]) for r in group]
-        mean, se, _ = _mean_interval(totals)
+        mean, se, _ = mean_interval(totals)
         metrics[f"{kind}_total_score_error"] = metric(
             mean,
             "nats",
@@ -357,7 +346,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             ("stay", "1", "P(stay | just switched), pooled over k"),
             ("stay_error", "1", "|P^(stay | just switched) - exact|"),
         ):
-            mean, se, ci = _mean_interval(v[endpoint])
+            mean, se, ci = mean_interval(v[endpoint])
             metrics[f"{kind}_{endpoint}{suffix}"] = metric(
                 mean, unit, f"{words}; mean of {len(v[endpoint])} seeds, t-interval", stderr=se, ci=ci
             )
@@ -382,8 +371,8 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     verdicts = decide(comparisons)
     for kind, output in values:
         per_k = torch.tensor(values[kind, output]["per_k"], dtype=DTYPE)
-        stats_k = [_mean_interval(per_k[:, j].tolist()) for j in range(per_k.shape[1])]
-        stay_mean, _, stay_ci = _mean_interval(values[kind, output]["stay"])
+        stats_k = [mean_interval(per_k[:, j].tolist()) for j in range(per_k.shape[1])]
+        stay_mean, _, stay_ci = mean_interval(values[kind, output]["stay"])
         series[f"{kind}_{output}"] = {
             **values[kind, output],
             "per_k_mean": [s[0] for s in stats_k],

@@ -70,7 +70,7 @@ from verify.rules.truth import forward_noise, image_tweedie, mixture_tweedie
 from verify.samplers import sample, sample_ar
 from verify.spec import DiffusionSpec
 from verify.train import train
-from verify.verdicts import Comparison, decide, describe, t_interval
+from verify.verdicts import Comparison, decide, describe, mean_interval
 
 NAME = "rule_learning"
 CLAIM = (
@@ -441,8 +441,7 @@ def _over_seeds(values) -> tuple[float, float, list]:
     values = np.asarray(values, float)
     if not np.isfinite(values).all():
         return float("nan"), float("nan"), [float("nan")] * 2
-    mean, se, half = t_interval(values)
-    return mean, se, [mean - half, mean + half]
+    return mean_interval(values)
 
 
 def _comparisons(config: Config, per_seed: dict, task: str, form: str) -> tuple[list[Comparison], list[str]]:
