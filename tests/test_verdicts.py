@@ -5,7 +5,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from verify.verdicts import Comparison, decide, exact, holm, overall, power, sign_flip_p, t_interval
+from verify.verdicts import (
+    Comparison,
+    by_claim,
+    decide,
+    exact,
+    holm,
+    numerically_limited,
+    overall,
+    power,
+    sign_flip_p,
+    t_interval,
+)
 
 PAIRED = np.array([0.3, -0.1, 0.5, 0.2, 0.05, -0.2, 0.4, 0.1])
 
@@ -121,3 +132,25 @@ def test_exact_verdicts_use_the_numerical_error_as_the_interval():
     assert exact("c", "e", 0.01, 0.01, margin=0.2)["verdict"] == "contradicted"
     with pytest.raises(ValueError, match="error"):
         exact("c", "e", 0.5, -1.0, margin=0.2)
+
+
+def test_a_numerical_error_of_half_the_margin_leaves_a_verdict_unresolved():
+    clear = decide(
+        [Comparison("c", "e", "superiority", (0.9, 1.1, 1.0, 1.2, 0.8, 1.0, 1.05, 0.95), margin=0.2)]
+    )
+    kept = numerically_limited(clear, {"e": 0.09})[0]
+    limited = numerically_limited(clear, {"e": 0.1})[0]
+    assert kept["verdict"] == "supported" and kept["numerical_error"] == 0.09
+    assert limited["verdict"] == "unresolved" and "numerical error" in limited["note"]
+    assert clear[0]["verdict"] == "supported"  # the input is not modified
+
+
+def test_claims_are_decided_one_by_one():
+    up = (0.9, 1.1, 1.0, 1.2, 0.8, 1.0, 1.05, 0.95)
+    down = tuple(-v for v in up)
+    verdicts = decide([Comparison("a", "e", "superiority", up, 0.2)]) + decide(
+        [Comparison("b", "e", "superiority", down, 0.2)]
+    )
+    assert by_claim(verdicts) == {"a": "supported", "b": "contradicted"}
+    with pytest.raises(ValueError, match="verdicts"):
+        overall(verdicts)

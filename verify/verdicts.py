@@ -95,8 +95,9 @@ def holm(pvalues) -> list[float]:
 def power(n: int, sd: float, effect: float, alpha: float = 0.05, kind: str = "superiority") -> float:
     """Power of the paired t-test counterpart of a comparison on n pairs at standard deviation
     `sd`: superiority, the one-sided test at level alpha detecting a true effect `effect`
-    (noncentral t); equivalence, TOST with band +-effect when the true effect is 0,
-    max(0, 2 F(effect sqrt(n) / sd - t_{1-alpha}) - 1) with F the t distribution function."""
+    (noncentral t); equivalence, TOST with band +-effect when the true effect is 0, approximated by
+    max(0, 2 F(effect sqrt(n) / sd - t_{1-alpha}) - 1) with F the t distribution function (a few
+    points below simulated TOST power at n = 8: conservative)."""
     if n < 2 or not sd > 0:
         return 1.0 if n >= 2 else 0.0
     critical = stats.t.ppf(1 - alpha, n - 1)
@@ -291,6 +292,8 @@ def describe(verdict: dict, unit: str = "nats") -> str:
         f"{verdict['endpoint']}: {verdict['estimate']:.3g} [{low:.3g}, {high:.3g}] {unit}, "
         f"margin {verdict['margin']:.3g}, {p} -> {verdict['verdict']}"
     )
-    if verdict["verdict"] == "unresolved" and verdict["power"] is not None:
+    if "note" in verdict:
+        text += f" (numerical error {verdict['numerical_error']:.2g} >= margin / 2: {verdict['note']})"
+    elif verdict["verdict"] == "unresolved" and verdict["power"] is not None:
         text += f" (power {verdict['power']:.2f} at the margin)"
     return text
