@@ -11,7 +11,6 @@ from verify.verdicts import (
     decide,
     exact,
     holm,
-    numerically_limited,
     overall,
     power,
     sign_flip_p,
@@ -134,15 +133,22 @@ def test_exact_verdicts_use_the_numerical_error_as_the_interval():
         exact("c", "e", 0.5, -1.0, margin=0.2)
 
 
-def test_a_numerical_error_of_half_the_margin_leaves_a_verdict_unresolved():
-    clear = decide(
-        [Comparison("c", "e", "superiority", (0.9, 1.1, 1.0, 1.2, 0.8, 1.0, 1.05, 0.95), margin=0.2)]
+def test_a_numerical_error_moves_every_null_against_the_conclusion():
+    d = (0.9, 1.1, 1.0, 1.2, 0.8, 1.0, 1.05, 0.95)  # all eight > 0.7: p = 1/256 for any shift below
+    small, large = (
+        decide([Comparison("c", "e", "superiority", d, 0.2, numerical_error=e)])[0] for e in (0.7, 1.0)
     )
-    kept = numerically_limited(clear, {"e": 0.09})[0]
-    limited = numerically_limited(clear, {"e": 0.1})[0]
-    assert kept["verdict"] == "supported" and kept["numerical_error"] == 0.09
-    assert limited["verdict"] == "unresolved" and "numerical error" in limited["note"]
-    assert clear[0]["verdict"] == "supported"  # the input is not modified
+    assert small["verdict"] == "supported" and small["p"] == pytest.approx(1 / 256)
+    assert large["verdict"] == "unresolved"  # d - 1 has mean 0; d + 1 - 0.2 is all positive
+    band = (0.01, -0.01, 0.02, 0.0, -0.02, 0.01, 0.0, -0.01)
+    assert (
+        decide([Comparison("c", "e", "equivalence", band, 0.1, numerical_error=0.05)])[0]["verdict"]
+        == "supported"
+    )
+    assert (
+        decide([Comparison("c", "e", "equivalence", band, 0.1, numerical_error=0.1)])[0]["verdict"]
+        == "unresolved"
+    )
 
 
 def test_claims_are_decided_one_by_one():

@@ -231,9 +231,16 @@ def log_ratios(ddpm: list[dict], ar: list[dict], get) -> list[float]:
     return [math.log(get(d)) - math.log(get(a)) for d, a in zip(ddpm, ar, strict=True)]
 
 
-def comparisons(claim: str, kind: str, values, margin: float, endpoints, primary: bool = True) -> list:
-    """One log-scale `Comparison` per endpoint, values(endpoint) giving its paired differences."""
-    return [Comparison(claim, e, kind, tuple(values(e)), margin, primary, "log") for e in endpoints]
+def comparisons(
+    claim: str, kind: str, values, margin: float, endpoints, primary: bool = True, errors=None
+) -> list:
+    """One log-scale `Comparison` per endpoint, values(endpoint) giving its paired differences and
+    errors[endpoint] (default 0) the numerical error of their mean (a grid refinement pair)."""
+    errors = errors or {}
+    return [
+        Comparison(claim, e, kind, tuple(values(e)), margin, primary, "log", errors.get(e, 0.0))
+        for e in endpoints
+    ]
 
 
 def seed_metric(values, unit: str, estimator: str) -> dict:

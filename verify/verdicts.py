@@ -15,6 +15,10 @@ smallest effect of interest, in the units of d) turns the tests into decisions:
   H0: mu <= -m and H0: mu >= m are rejected; contradicted when the effect is shown to lie outside
   the margin (H0: mu <= m or H0: mu >= -m rejected); unresolved otherwise.
 
+A numerical error e of the measurement (a grid's, say, which every seed shares) widens every null
+by e against the conclusion it would allow (`Comparison.numerical_error`): a decision holds for
+every shift of the mean by at most e.
+
 The primary endpoints of one claim form a family: Holm's step-down correction is applied to each
 kind of test across them (`decide`); secondary endpoints carry unadjusted p-values. An unresolved
 verdict states its power: the probability that a one-sided paired t-test at level alpha on n
@@ -119,6 +123,7 @@ class Comparison:
     margin: float
     primary: bool = True
     scale: str = "linear"
+    numerical_error: float = 0.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -131,17 +136,21 @@ class Comparison:
         object.__setattr__(self, "differences", d)
         if not (math.isfinite(self.margin) and self.margin > 0):
             raise ValueError(f"margin: must be a finite positive number, got {self.margin}")
+        if not (math.isfinite(self.numerical_error) and self.numerical_error >= 0):
+            raise ValueError(f"numerical_error: must be a finite number >= 0, got {self.numerical_error}")
 
     def pvalues(self) -> tuple[float, float]:
         """(p for the claim, p against it), before multiplicity correction. Superiority: H0 mu <= 0,
         then H0 mu >= m. Equivalence: TOST max(p(mu <= -m), p(mu >= m)), then twice the smaller
         of p(mu <= m) and p(mu >= -m) (the effect lies outside the margin, on either side:
-        Bonferroni over the two sides)."""
-        d, m = self.differences, self.margin
+        Bonferroni over the two sides). With a numerical error e (a bias the measurement may share
+        across seeds, e.g. a grid's), every null is moved by e against the conclusion it would
+        allow: a decision must hold for every mean shift of at most e."""
+        d, m, e = self.differences, self.margin, self.numerical_error
         if self.kind == "superiority":
-            return sign_flip_p(d, 0.0, "greater"), sign_flip_p(d, m, "less")
-        tost = max(sign_flip_p(d, -m, "greater"), sign_flip_p(d, m, "less"))
-        outside = min(1.0, 2.0 * min(sign_flip_p(d, m, "greater"), sign_flip_p(d, -m, "less")))
+            return sign_flip_p(d, e, "greater"), sign_flip_p(d, m - e, "less")
+        tost = max(sign_flip_p(d, -m + e, "greater"), sign_flip_p(d, m - e, "less")) if e < m else 1.0
+        outside = min(1.0, 2.0 * min(sign_flip_p(d, m + e, "greater"), sign_flip_p(d, -m - e, "less")))
         return tost, outside
 
 
@@ -187,6 +196,7 @@ def decide(comparisons, alpha: float = 0.05) -> list[dict]:
                 "stderr": se,
                 "interval": [mean - half, mean + half],
                 "margin": c.margin,
+                "numerical_error": c.numerical_error,
                 "test": test + (", Holm across primary endpoints" if c.primary else ", unadjusted"),
                 "p": q_for,
                 "p_against": q_against,
@@ -242,22 +252,6 @@ def exact(
     }
 
 
-def numerically_limited(verdicts, errors: dict) -> list[dict]:
-    """The verdicts with the numerical error of each estimate (`errors`: endpoint -> error, e.g. a
-    grid refinement pair) recorded; a decision needs that error below half the margin, so a
-    supported or contradicted verdict whose error reaches margin / 2 becomes unresolved, saying why."""
-    out = []
-    for v in verdicts:
-        v = dict(v)
-        if v["endpoint"] in errors:
-            v["numerical_error"] = float(errors[v["endpoint"]])
-            if v["numerical_error"] >= v["margin"] / 2 and v["verdict"] != "unresolved":
-                v["note"] = f"{v['verdict']} by the test, but the numerical error reaches half the margin"
-                v["verdict"] = "unresolved"
-        out.append(v)
-    return out
-
-
 def by_claim(verdicts) -> dict:
     """{claim: overall verdict of its primary endpoints}, claims in the order they appear."""
     claims = dict.fromkeys(v["claim"] for v in verdicts if v["primary"])
@@ -292,8 +286,8 @@ def describe(verdict: dict, unit: str = "nats") -> str:
         f"{verdict['endpoint']}: {verdict['estimate']:.3g} [{low:.3g}, {high:.3g}] {unit}, "
         f"margin {verdict['margin']:.3g}, {p} -> {verdict['verdict']}"
     )
-    if "note" in verdict:
-        text += f" (numerical error {verdict['numerical_error']:.2g} >= margin / 2: {verdict['note']})"
-    elif verdict["verdict"] == "unresolved" and verdict["power"] is not None:
+    if verdict.get("numerical_error"):
+        text += f", numerical error {verdict['numerical_error']:.2g} allowed for"
+    if verdict["verdict"] == "unresolved" and verdict["power"] is not None:
         text += f" (power {verdict['power']:.2f} at the margin)"
     return text
