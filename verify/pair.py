@@ -11,7 +11,7 @@ Measurement: the sampler's law on a grid of `nodes` per axis, then `conditional_
 against the exact law of the output measured: q_0 for the Tweedie-denoised output, q_delta for
 the early-stopped x_delta (its conditional is q_delta(x1, x2) / q_delta(x1), noisy prefix).
 A refinement pair (nodes, 2 nodes) gives each endpoint its own grid-error estimate
-|F(2n) - F(n)|, reported with the fine value.
+1.8 |F(3n/2) - F(n)| (for an O(dx^2) error), reported with F(n).
 """
 
 from __future__ import annotations
@@ -193,21 +193,35 @@ def evaluate(
     return scalars, curves
 
 
-def refined(coarse: dict, fine: dict) -> dict:
-    """{name: (fine value, |fine - coarse|)} for every endpoint both resolutions define: the
-    refinement-pair estimate of the fine value's grid error (conservative for an O(dx^2) error)."""
+def finer(nodes: int) -> int:
+    """The refinement partner of a grid of `nodes` nodes per axis: 3 nodes / 2."""
+    return 3 * nodes // 2
+
+
+# an O(dx^2) error: F(n) - F(inf) = (F(n) - F(3n/2)) / (1 - (2/3)^2)
+REFINEMENT = 1.0 / (1.0 - (2.0 / 3.0) ** 2)
+
+
+def grid_error(value: float, finer_value: float) -> float:
+    """The grid-error estimate of F(n) from the refinement pair (n, 3n/2), for an error O(dx^2):
+    1.8 |F(3n/2) - F(n)|."""
+    return REFINEMENT * abs(finer_value - value)
+
+
+def refined(values: dict, finer_values: dict) -> dict:
+    """{name: (F(n), its grid-error estimate)} for every endpoint both resolutions define."""
     return {
-        name: (fine[name], abs(fine[name] - coarse[name]))
-        for name in fine
-        if fine[name] is not None and coarse.get(name) is not None
+        name: (values[name], grid_error(values[name], finer_values[name]))
+        for name in values
+        if values[name] is not None and finer_values.get(name) is not None
     }
 
 
 def ratio_grid_error(ddpm: dict, ar: dict, key: str) -> float:
     """Grid error of the paired log ratio log E_DDPM - log E_AR of one seed, from the cell results'
-    fine values and their "coarse" ones (the refinement pair applied to the ratio itself)."""
-    fine = math.log(ddpm[key]) - math.log(ar[key])
-    return abs(fine - (math.log(ddpm["coarse"][key]) - math.log(ar["coarse"][key])))
+    values and their "finer" ones (the refinement pair applied to the ratio itself)."""
+    ratio = math.log(ddpm[key]) - math.log(ar[key])
+    return grid_error(ratio, math.log(ddpm["finer"][key]) - math.log(ar["finer"][key]))
 
 
 def paired_rows(results, **match) -> tuple[list[dict], list[dict]]:

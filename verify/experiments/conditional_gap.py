@@ -9,11 +9,11 @@ measures on the grid every conditional endpoint (verify.exact.conditional_endpoi
 early-stopped output x_delta against q_delta. (The Tweedie-denoised output is not measured on the
 grid: its final step is a deterministic map, whose bilinear deposit aliases without a diffusion
 after it; markov_sequences and rule_learning measure that output by sampling.) The first seed of
-each (target, model) is also measured on the halved grid: the refinement pair gives every endpoint,
-and every paired log ratio, its grid-error estimate. An "exact" cell per (target, model) repeats
-the measurement with the exact score: the calibration of the measurement itself (time
-discretisation and grid alone). On the dependent target the EMA weights at training checkpoints are
-measured too (conditional endpoints versus joint KL).
+each (target, model) is also measured on a grid of 3/2 the nodes: the refinement pair gives every
+endpoint, and every paired log ratio, its grid-error estimate (verify.pair.grid_error). An
+"exact" cell per (target, model) repeats the measurement with the exact score: the calibration
+of the measurement itself (time discretisation and grid alone). On the dependent target the EMA
+weights at training checkpoints are measured too (conditional endpoints versus joint KL).
 
 Pre-declared (in Config, before any outcome was seen): the primary endpoints PRIMARY, compared
 on a log scale (d_i = log E_DDPM,i - log E_AR,i, paired by seed), with Holm's correction within
@@ -45,6 +45,7 @@ from verify.pair import (
     check_paired_design,
     comparisons,
     evaluate,
+    finer,
     grid_checks,
     log_ratios,
     paired_rows,
@@ -77,7 +78,7 @@ class Config:
     targets; seeds: paired training seeds per target (>= 8 so that a sign-flip test on 8 pairs
     can reach p = 1/256 and survive Holm over 3 endpoints); rare_seeds: seeds of the rare targets
     (>= 5: one unadjusted one-sided test reaches p = 1/32); nodes, box: the grid (the refinement
-    uses nodes // 2); margin: smallest log-ratio of interest (log 1.25: a 25% smaller KL);
+    uses 3 nodes / 2); margin: smallest log-ratio of interest (log 1.25: a 25% smaller KL);
     equivalence_margin: the TOST band (log 1.5)."""
 
     strength: float = 0.95
@@ -182,7 +183,7 @@ def run_cell(params: Params, device: str) -> dict:
     if params.target.startswith("rare"):
         out["rare_kl"] = float(_rare_weight(curves["prefix"]) @ np.asarray(curves["kl"]))
     if params.index == 0:
-        out["coarse"] = evaluate(model, score, distribution, spec, params.nodes // 2, params.box)[0]
+        out["finer"] = evaluate(model, score, distribution, spec, finer(params.nodes), params.box)[0]
     if params.target == "dependent":
         out["checkpoints"] = [
             {
@@ -201,7 +202,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     estimator = (
         f"exact grid law of the {config.spec.diffusion.output} vs its exact target; mean over paired seeds"
     )
-    grid_estimator = f"|F({config.nodes} nodes) - F({config.nodes // 2} nodes)|, first seed"
+    grid_estimator = f"1.8 |F({finer(config.nodes)} nodes) - F({config.nodes} nodes)| (O(dx^2)), first seed"
     for name, _ in targets(config):
         series[name] = {}
         trained, exact = (
@@ -210,7 +211,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         )
         for model, rows, (truth,) in zip(MODELS, trained, exact, strict=True):
             label = f"{name}_{model}"
-            fine = refined(rows[0]["coarse"], rows[0])
+            fine = refined(rows[0], rows[0]["finer"])
             for key in PRIMARY + SECONDARY:
                 metrics[f"{label}_{key}"] = seed_metric([r[key] for r in rows], "nats", estimator)
                 metrics[f"{label}_{key}_grid_error"] = metric(fine[key][1], "nats", grid_estimator)

@@ -5,7 +5,7 @@ control (the same two marginals, dependence removed), so that changing r cannot 
 comparison through the marginal of x2 alone. Per (target, model, seed) cell: train (verify.pair:
 matched parameters, one diffusion horizon, the DDPM and AR-DM of one seed on the same data) and
 measure the conditional endpoints of the early-stopped output x_delta against q_delta on a grid
-(the first seed also on the halved grid: the refinement pair); per strength a "truth"
+(the first seed also on a grid of 3/2 the nodes: the refinement pair); per strength a "truth"
 cell estimates I(x1; x2) by Monte Carlo with exact densities. At r = 0 the target is its own
 control (I = 0).
 
@@ -38,6 +38,7 @@ from verify.pair import (
     check_paired_design,
     comparisons,
     evaluate,
+    finer,
     grid_checks,
     log_ratios,
     paired_rows,
@@ -134,7 +135,7 @@ def run_cell(params: Params, device: str) -> dict:
         | evaluate(model, score, distribution, spec, params.nodes, params.box)[0]
     )
     if params.index == 0:
-        out["coarse"] = evaluate(model, score, distribution, spec, params.nodes // 2, params.box)[0]
+        out["finer"] = evaluate(model, score, distribution, spec, finer(params.nodes), params.box)[0]
     return out
 
 
@@ -156,7 +157,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             pairs[name] = paired_rows(results, target=name, strength=r)
             for model, rows in zip(MODELS, pairs[name], strict=True):
                 checks += grid_checks(f"{label} {name} {model}", rows)
-                fine = refined(rows[0]["coarse"], rows[0])
+                fine = refined(rows[0], rows[0]["finer"])
                 for key in PRIMARY:
                     metrics[f"{label}_{name}_{model}_{key}"] = seed_metric(
                         [x[key] for x in rows], "nats", estimator
@@ -164,7 +165,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                     metrics[f"{label}_{name}_{model}_{key}_grid_error"] = metric(
                         fine[key][1],
                         "nats",
-                        f"|F({config.nodes}) - F({config.nodes // 2} nodes)|, first seed",
+                        f"1.8 |F({finer(config.nodes)}) - F({config.nodes} nodes)| (O(dx^2)), first seed",
                     )
 
         found = _verdicts(config, r, pairs)

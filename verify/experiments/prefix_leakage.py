@@ -7,8 +7,8 @@ s(k, x^k, x^{<k}, t) + b_k. Directions at size beta: "prefix" b = (beta, 0) (DDP
 AR-DM's stage 1), "conditional" b = (0, beta) (DDPM's x2 block, AR-DM's stage 2), "split"
 b = (beta, beta) / sqrt 2. Every direction and both models have the same integrated score error
 eps_score^2 = sum_j h_j ||b||^2 = beta^2 (T - delta), exactly. Each sampler's law is propagated
-on a grid (the early-stopped output x_delta, against q_delta) at `nodes` and 2 `nodes` (the
-refinement pair gives every endpoint, and every response, its grid error estimate), and every
+on a grid (the early-stopped output x_delta, against q_delta) at `nodes` and 3 `nodes` / 2 (the
+refinement pair gives every endpoint, and every response, its grid-error estimate), and every
 conditional endpoint of verify.exact.conditional_endpoints is reported with its response
 Delta(beta) = E(beta) - E(0).
 
@@ -31,7 +31,16 @@ from synthetic import presets
 from synthetic.validation import DTYPE
 from verify.exact import conditional_endpoints
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
-from verify.pair import MODELS, SIDES, check_model, grid_checks, refined, target_log_densities
+from verify.pair import (
+    MODELS,
+    SIDES,
+    check_model,
+    finer,
+    grid_checks,
+    grid_error,
+    refined,
+    target_log_densities,
+)
 from verify.records import check, metric
 from verify.samplers.perturb import Bias
 from verify.spec import DiffusionSpec
@@ -46,8 +55,8 @@ CLAIM = "a score error in the prefix direction moves DDPM's conditional law of x
 @dataclass(frozen=True)
 class Config:
     """strength: dependence of the target; sizes: bias norms beta; diffusion: the sampler (its
-    T and delta fix eps_score^2 = beta^2 (T - delta)); nodes, box: the coarse grid (refinement
-    at 2 nodes); margin: the smallest response difference of interest, in nats."""
+    T and delta fix eps_score^2 = beta^2 (T - delta)); nodes, box: the grid (refinement at
+    3 nodes / 2); margin: the smallest response difference of interest, in nats."""
 
     strength: float = 0.95
     sizes: tuple = (0.1, 0.2, 0.4)
@@ -119,18 +128,18 @@ def run_cell(params: Params, device: str) -> dict:
         "direction": params.direction,
         "size": params.size,
         "seed": None,
-        "coarse": _endpoints(params, params.nodes),
-        "fine": _endpoints(params, 2 * params.nodes),
+        "values": _endpoints(params, params.nodes),
+        "finer": _endpoints(params, finer(params.nodes)),
     }
 
 
 def _response(results, model: str, direction: str, size: float, key: str) -> tuple[float, float]:
-    """E(beta) - E(0) on the fine grid and its grid error |fine response - coarse response|:
-    the refinement pair applied to the response itself, whose grid errors largely cancel."""
+    """E(beta) - E(0) and its grid-error estimate: the refinement pair applied to the response
+    itself, whose grid errors largely cancel."""
     (base,) = [r for r in results if (r["model"], r["direction"]) == (model, "exact")]
     (cell,) = [r for r in results if (r["model"], r["direction"], r["size"]) == (model, direction, size)]
-    coarse, fine = (cell[g][key] - base[g][key] for g in ("coarse", "fine"))
-    return fine, abs(fine - coarse)
+    value, finer_value = (cell[g][key] - base[g][key] for g in ("values", "finer"))
+    return value, grid_error(value, finer_value)
 
 
 def aggregate(config: Config, results: list[dict]) -> Outcome:
@@ -138,11 +147,11 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     metrics, checks, verdicts = {}, [], []
     series = {"sizes": list(config.sizes), "eps_score_squared": eps2}
     (sample,) = [r for r in results if (r["model"], r["direction"]) == ("ddpm", "exact")]
-    keys = [k for k in refined(sample["coarse"], sample["fine"]) if not k.startswith("binned")]
+    keys = [k for k in refined(sample["values"], sample["finer"]) if not k.startswith("binned")]
     for model in MODELS:
-        checks += grid_checks(model, [r["coarse"] for r in results if r["model"] == model])
+        checks += grid_checks(model, [r["values"] for r in results if r["model"] == model])
         (base,) = [r for r in results if (r["model"], r["direction"]) == (model, "exact")]
-        for key, (value, error) in refined(base["coarse"], base["fine"]).items():
+        for key, (value, error) in refined(base["values"], base["finer"]).items():
             metrics[f"{model}_exact_{key}"] = metric(
                 value, "nats", f"exact grid law, exact score; grid error {error:.2g}"
             )
@@ -159,9 +168,9 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                     )
     for s in config.sizes:
         for key in PRIMARY:
-            (d_fine, d_err), (a_fine, a_err) = (_response(results, m, "prefix", s, key) for m in MODELS)
+            (d_value, d_err), (a_value, a_err) = (_response(results, m, "prefix", s, key) for m in MODELS)
             verdicts.append(
-                exact(CLAIM, f"{key}, beta = {s:g}", d_fine - a_fine, d_err + a_err, config.margin)
+                exact(CLAIM, f"{key}, beta = {s:g}", d_value - a_value, d_err + a_err, config.margin)
             )
         value, error = _response(results, "ar", "prefix", s, "average_kl")
         checks.append(
