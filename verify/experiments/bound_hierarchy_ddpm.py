@@ -350,5 +350,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 8.0, "default": 117.0, "full": 600.0},
+    estimated_s={"quick": 8.0, "default": 50.0, "full": 600.0},
 )

@@ -358,5 +358,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 5.0, "default": 40.0, "full": 400.0},
+    estimated_s={"quick": 5.0, "default": 12.0, "full": 400.0},
 )

@@ -393,5 +393,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 15.0, "default": 300.0, "full": 3000.0},
+    estimated_s={"quick": 15.0, "default": 600.0, "full": 3000.0},
 )

@@ -248,5 +248,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 10.0, "default": 200.0, "full": 3000.0},
+    estimated_s={"quick": 10.0, "default": 480.0, "full": 3000.0},
 )

@@ -351,5 +351,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 3.0, "default": 90.0, "full": 400.0},
+    estimated_s={"quick": 3.0, "default": 25.0, "full": 400.0},
 )

@@ -439,5 +439,5 @@ EXPERIMENT = Experiment(
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
-    estimated_s={"quick": 10.0, "default": 270.0, "full": 1200.0},
+    estimated_s={"quick": 10.0, "default": 225.0, "full": 1200.0},
 )
