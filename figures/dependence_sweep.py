@@ -43,7 +43,7 @@ def draw(record: dict):
     ax.set_title(
         "effect of dependence, 90% t-intervals\n(grey: equivalence band, dotted: margin)", fontsize=8
     )
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")
 
     ax = axes[1]
     for model, colour in COLOURS.items():

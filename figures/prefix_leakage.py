@@ -5,6 +5,7 @@ eps_score^2), exact on a grid; bars are the refinement-pair grid errors."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from figures.style import figure
 
@@ -35,6 +36,8 @@ def draw(record: dict):
                 ax.errorbar(eps2, value, yerr=error, fmt=style, color=colour, ms=3, capsize=2, lw=1)
         ax.axhline(0.0, color="k", lw=0.6)
         ax.set_xscale("log")
+        ax.set_xticks(eps2, [f"{v:.2g}" for v in eps2])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.set_xlabel("eps_score^2 (matched)")
         ax.set_title(title, fontsize=8)
