@@ -312,8 +312,11 @@ def test_records_cells_manifest_and_claims_are_world_readable(calls, tmp_path):
 
 def test_only_one_experiment_updates_its_row_and_keeps_the_rest(calls, tmp_path, capsys):
     out = tmp_path / "out"
-    assert run_all.main(["--profile", "quick", "--out", str(out)]) == 0
-    assert run_all.main(["--profile", "quick", "--out", str(out), "--only", "store_b", "--force"]) == 0
+    assert run_all.main(["--profile", "quick", "--out", str(out), "--jobs", "1"]) == 0
+    assert (
+        run_all.main(["--profile", "quick", "--out", str(out), "--only", "store_b", "--force", "--jobs", "1"])
+        == 0
+    )
     table = (out / "claims.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| store_")]
     assert [row.split(" | ")[0] for row in rows] == ["| store_a", "| store_b"]

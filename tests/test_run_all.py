@@ -186,14 +186,16 @@ def test_claims_table_escapes_pipes_inside_cells():
 
 
 def test_claims_table_keeps_sanity_checks_apart_from_the_claim_verdict():
-    supported = {"primary": True, "verdict": "supported"}
-    contradicted = {"primary": True, "verdict": "contradicted"}
+    supported = {"claim": "x", "primary": True, "verdict": "supported"}
+    contradicted = {"claim": "x", "primary": True, "verdict": "contradicted"}
+    other = {"claim": "y", "primary": True, "verdict": "contradicted"}
     records = [
         _row_record(experiment="a"),
         _row_record(
             experiment="b", checks=[check("c", 2.0, 1.0), check("d", 0.0, 1.0)], verdicts=[supported]
         ),
         _row_record(experiment="c", checks=[], verdicts=[supported, contradicted]),
+        _row_record(experiment="e", checks=[], verdicts=[supported, other]),
     ]
     table = claims_table(records, {"d": ["boom"]}, {})
     rows = {
@@ -203,6 +205,7 @@ def test_claims_table_keeps_sanity_checks_apart_from_the_claim_verdict():
     assert rows["a"][4:6] == ["1/1 hold", "n/a"]
     assert rows["b"][4:6] == ["NO: 1 of 2 fail", "supported"]
     assert rows["c"][4:6] == ["none", "unresolved"]
+    assert rows["e"][5] == "**supported**: x; **contradicted**: y"  # one verdict per claim
     assert "| d | | INCOMPLETE: 1 cell(s) failed |" in table
     assert table.startswith("profile default; root seed 0; device cpu; code abc (toolkit 0.1.0).")
     assert "smoke test" not in table and "**unresolved**" in table
