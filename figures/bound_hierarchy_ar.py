@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 
-from figures.style import HIERARCHY, decades, panels, shared_legend
+from figures.style import HIERARCHY, decades, panel_grid, shared_legend
 
 MAX_SLOTS_PER_ROW = 30  # two panels per row while each holds at most this many ladders
 NUDGE = {"gap": 0.0, "chain_path_kl": -0.2, "girsanov": 0.2, "split": 0.0}  # near-equal bounds side by side
@@ -75,17 +75,16 @@ def draw(record: dict):
     steps, settings = series["steps"], series["settings"]
     slots = max((len(s["patch_sizes"]) + 2) * len(steps) for s in settings)
     ncols = min(len(settings), 2 if slots <= MAX_SLOTS_PER_ROW else 1)
-    nrows = -(-len(settings) // ncols)
-    fig, axes = panels(nrows, ncols, height=2.2, extra=0.8)
-    for i, ax in enumerate(axes):
-        if i >= len(settings):
-            ax.set_axis_off()
-            continue
-        _panel(ax, settings[i], steps)
-        if i % ncols == 0:
-            ax.set_ylabel("KL (nats)")
-        if i + ncols >= len(settings):
-            ax.set_xlabel("stage k (J: joint law), grouped by steps per stage N", labelpad=14)
+    fig = panel_grid(
+        settings,
+        ncols,
+        lambda ax, setting: _panel(ax, setting, steps),
+        "stage k (J: joint law), grouped by steps per stage N",
+        "KL (nats)",
+        height=2.2,
+        extra=0.8,
+        labelpad=14,
+    )
     levels = [Line2D([], [], color=c, marker=m, ls="none", label=label) for label, c, m in HIERARCHY.values()]
     extras = [
         Line2D([], [], color="k", marker="x", ls="none", label="Σ_k stage gaps (chain rule: = joint gap)"),

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
-from figures.style import HIERARCHY, band, decades, panels, shared_legend
+from figures.style import HIERARCHY, band, decades, panel_grid, shared_legend
 
 SCORES = {"exact": "-", "perturbed": "--", "learned": "-."}
 FIT = {"color": "k", "ls": ":", "lw": 1.0}
@@ -63,17 +63,15 @@ def draw(record: dict):
     for s in settings:
         per_target.setdefault(s["target"], []).append(s["score"])
     ncols = max(len(scores) for scores in per_target.values())
-    nrows = -(-len(settings) // ncols)
-    fig, axes = panels(nrows, ncols, height=1.75, extra=0.9)
-    for i, ax in enumerate(axes):
-        if i >= len(settings):
-            ax.set_axis_off()
-            continue
-        _panel(ax, settings[i], steps)
-        if i % ncols == 0:
-            ax.set_ylabel("KL (nats)")
-        if i + ncols >= len(settings):  # nothing below: this panel carries the x label
-            ax.set_xlabel("number of steps N")
+    fig = panel_grid(
+        settings,
+        ncols,
+        lambda ax, setting: _panel(ax, setting, steps),
+        "number of steps N",
+        "KL (nats)",
+        height=1.75,
+        extra=0.9,
+    )
     scores = [s for s in SCORES if any(s == x["score"] for x in settings)]
     shared_legend(fig, *_legend_groups(scores))
     fig.suptitle("DDPM: exact gap ≤ chain path KL ≤ Girsanov ≤ split bound, versus the number of steps N")

@@ -60,6 +60,24 @@ def panels(nrows: int, ncols: int, height: float, width: float = FULL_WIDTH, ext
     return fig, axes.ravel()
 
 
+def panel_grid(
+    items, ncols: int, draw, xlabel: str, ylabel: str, height: float, extra: float = 0.0, labelpad=None
+):
+    """One panel per item, `ncols` per row (`panels`): draw(ax, item); the first column carries
+    `ylabel`, the lowest panel of each column `xlabel`; panels without an item are hidden."""
+    fig, axes = panels(-(-len(items) // ncols), ncols, height=height, extra=extra)
+    for i, ax in enumerate(axes):
+        if i >= len(items):
+            ax.set_axis_off()
+            continue
+        draw(ax, items[i])
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
+        if i + ncols >= len(items):  # nothing below: this panel carries the x label
+            ax.set_xlabel(xlabel, labelpad=labelpad)
+    return fig
+
+
 def shared_legend(fig, *groups):
     """One legend for every panel, centred under them, one column per group of handles (shorter
     groups padded with blank rows); needs a constrained-layout figure (`panels`)."""
