@@ -29,17 +29,16 @@ import torch
 
 from synthetic import presets
 from synthetic.validation import DTYPE
-from verify.exact import conditional_endpoints
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.pair import (
     MODELS,
     SIDES,
     check_model,
+    evaluate,
     finer,
     grid_checks,
     grid_error,
     refined,
-    target_log_densities,
 )
 from verify.records import check, metric
 from verify.samplers.perturb import Bias
@@ -106,20 +105,10 @@ def cells(config: Config, seed: int) -> list[Cell]:
 def _endpoints(params: Params, nodes: int) -> dict:
     distribution = presets.dependent_pair(params.strength)
     b = torch.tensor(DIRECTIONS.get(params.direction, (0.0, 0.0)), dtype=DTYPE) * params.size
-    spec, side = params.diffusion, SIDES[check_model(params.model)]
+    side = SIDES[check_model(params.model)]
     sizes = distribution.patch_sizes if side.conditional else None
     perturbed = Bias(side.truth(distribution), b, patch_sizes=sizes)
-    law = side.grid_law(
-        perturbed, spec.time_grid(), box=params.box, n=nodes, scheme=spec.scheme, denoise=spec.denoise
-    )
-    ends = conditional_endpoints(
-        law, *target_log_densities(distribution, 0.0 if spec.denoise else spec.delta)
-    )
-    return {
-        **ends.scalars(),
-        "sampler_mass": float(law.density.sum()) * law.cell,
-        "target_mass": float(ends.prefix_density.sum()) * law.dx,
-    }
+    return evaluate(params.model, perturbed, distribution, params.diffusion, nodes, params.box)[0]
 
 
 def run_cell(params: Params, device: str) -> dict:
