@@ -10,8 +10,9 @@ Their EMA weights are measured.
 Measurement: the sampler's law on a grid of `nodes` per axis, then `conditional_endpoints`
 against the exact law of the output measured: q_0 for the Tweedie-denoised output, q_delta for
 the early-stopped x_delta (its conditional is q_delta(x1, x2) / q_delta(x1), noisy prefix).
-A refinement pair (nodes, 2 nodes) gives each endpoint its own grid-error estimate
-1.8 |F(3n/2) - F(n)| (for an O(dx^2) error), reported with F(n).
+The grid experiments measure x_delta (the Tweedie step on a grid is a deposit without diffusion,
+which aliases). A refinement pair (n, 3n/2 nodes) gives each endpoint its grid-error estimate
+1.8 |F(3n/2) - F(n)| (exact for an O(dx^2) error), reported with F(n).
 """
 
 from __future__ import annotations
