@@ -60,7 +60,7 @@ PRIMARY = ("average_kl", "model_prefix_reverse_kl", "worst_kl")
 class Config:
     """strengths: dependence r of the pair, 0 first (the independence point); seeds: paired
     training seeds per target (>= 8: a sign-flip test on 8 pairs reaches p = 1/256, below
-    0.05 / 3 after Holm over 3 endpoints); nodes, box: the grid (refinement: 2 nodes, first
+    0.05 / 3 after Holm over 3 endpoints); nodes, box: the grid (refinement: 3 nodes / 2, first
     seed); draws: Monte Carlo draws of the mutual information; margin, equivalence_margin: the
     smallest log ratio of interest and the TOST band."""
 
