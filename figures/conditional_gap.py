@@ -97,7 +97,7 @@ def _checkpoints(ax, data):
 def draw(record: dict):
     series = record["series"]
     fig, axes = figure(ncols=2, nrows=2, width=3.5, height=2.9)
-    _verdicts(axes[0], series["verdicts"])
+    _verdicts(axes[0], record["verdicts"])
     _curves(axes[1], series["dependent"])
     _rare(axes[2], series["rare"])
     _checkpoints(axes[3], series["dependent"])

@@ -24,8 +24,9 @@ def draw(record: dict):
     ax = axes[0]
     offsets = np.linspace(-0.02, 0.02, len(ENDPOINTS)) * max(mi.max(), 1e-3)
     for offset, (key, label) in zip(offsets, ENDPOINTS.items(), strict=True):
-        estimate = np.asarray(series[f"{key}_estimate"])
-        low, high = np.asarray(series[f"{key}_interval"]).T
+        found = [v for v in record["verdicts"] if v["endpoint"] == key]  # one per strength, in order
+        estimate = np.asarray([v["estimate"] for v in found])
+        low, high = np.asarray([v["interval"] for v in found]).T
         ax.errorbar(
             mi + offset,
             estimate,

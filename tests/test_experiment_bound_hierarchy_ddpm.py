@@ -10,7 +10,7 @@ from scipy import integrate, stats
 
 from figures import render
 from verify.experiments import bound_hierarchy_ddpm as experiment
-from verify.hierarchy import make_grid
+from verify.grids import by_name
 
 SMALL = experiment.Config(
     settings=(("gauss8", "perturbed"), ("mixture2", "perturbed"), ("gauss2", "learned")),
@@ -43,7 +43,7 @@ def test_exact_gaussian_gap_against_scipy_in_one_dimension():
     target = GaussianMixture([1.0], [[2.0]], [[[0.25]]])
     config = experiment.Config(settings=(("gauss2", "perturbed"),), steps=(4, 8), perturbation=0.3)
     score, affine = experiment.build_score(target, "perturbed", config, 0, "cpu")
-    grid = make_grid("uniform", 3.0, 40, 0.01)
+    grid = by_name("uniform", 3.0, 40, 0.01)
     gap = experiment.exact_gap(target, score, affine, grid, config)
     # the sampler law by hand: scalar mean/variance recursion with s(y, t) = -(y - a m)/C + 0.3
     mean, var = 0.0, 1.0
@@ -100,6 +100,6 @@ def test_config_rejects_bad_fields(field, value):
 
 
 def test_quick_profile_is_valid():
-    assert torch.is_tensor(make_grid("exponential_linear", 3.0, 8, 0.02))
+    assert torch.is_tensor(by_name("exponential_linear", 3.0, 8, 0.02))
     for config in experiment.PROFILES.values():
         assert experiment.cells(config, 0)

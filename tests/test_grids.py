@@ -147,3 +147,10 @@ def test_validate_rejects_bad_grids(grid):
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_by_name_builds_each_named_grid_and_refuses_others():
+    for kind in grids.GRIDS:
+        assert torch.equal(grids.by_name(kind, 3.0, 12, 0.01), getattr(grids, kind)(3.0, 12, 0.01))
+    with pytest.raises(ValueError, match="^grid: must be one of"):
+        grids.by_name("cosine", 3.0, 12, 0.01)

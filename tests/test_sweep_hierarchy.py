@@ -27,7 +27,7 @@ ROW = {
 
 @pytest.mark.parametrize("kind", ["exponential_linear", "uniform"])
 def test_grid_by_name_is_the_named_grid(kind):
-    assert torch.equal(hierarchy.make_grid(kind, 3.0, 16, 0.02), getattr(grids, kind)(3.0, 16, 0.02))
+    assert torch.equal(grids.by_name(kind, 3.0, 16, 0.02), getattr(grids, kind)(3.0, 16, 0.02))
 
 
 def test_richardson_removes_an_exactly_quadratic_error():

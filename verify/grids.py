@@ -14,7 +14,9 @@ from scipy.optimize import brentq
 from synthetic.validation import DTYPE, as_tensor, check_count
 from verify.process import times_from_betas
 
-__all__ = ["exponential_linear", "from_betas", "uniform", "validate", "validate_stages"]
+__all__ = ["GRIDS", "by_name", "exponential_linear", "from_betas", "uniform", "validate", "validate_stages"]
+
+GRIDS = ("exponential_linear", "uniform")  # the grids `by_name` builds
 
 
 def validate(grid, name: str = "grid") -> torch.Tensor:
@@ -135,3 +137,10 @@ def from_betas(betas) -> torch.Tensor:
     t_i = -1/2 log alpha_bar_i; the last step reaches the data (t = 0 = delta), as in Ho et al."""
     times = times_from_betas(betas)
     return validate(torch.cat([times.flip(0), torch.zeros(1, dtype=DTYPE)]))
+
+
+def by_name(kind: str, T: float, N: int, delta: float) -> torch.Tensor:
+    """The time grid called `kind` (one of GRIDS): N + 1 forward times, T first, delta last."""
+    if kind not in GRIDS:
+        raise ValueError(f"grid: must be one of {GRIDS}, got {kind!r}")
+    return exponential_linear(T, N, delta) if kind == "exponential_linear" else uniform(T, N, delta)

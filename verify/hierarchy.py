@@ -25,7 +25,6 @@ from verify.exact import richardson
 from verify.experiments import Cell, check_positive_int
 from verify.metrics.girsanov import GIRSANOV_SCHEMES
 from verify.records import check
-from verify.spec import GRIDS
 
 __all__ = [
     "LEVELS",
@@ -33,7 +32,6 @@ __all__ = [
     "SweepConfig",
     "bound_values",
     "hierarchy_checks",
-    "make_grid",
     "quarter_turn",
     "richardson_pair",
     "sign_vector",
@@ -84,8 +82,8 @@ class SweepConfig:
             raise ValueError(f"steps: need at least two distinct N (to fit C), got {self.steps}")
         for n in self.steps:
             check_positive_int("steps", n)
-        if self.grid not in GRIDS:
-            raise ValueError(f"grid: must be one of {GRIDS}, got {self.grid!r}")
+        if self.grid not in grids.GRIDS:
+            raise ValueError(f"grid: must be one of {grids.GRIDS}, got {self.grid!r}")
         if self.scheme not in GIRSANOV_SCHEMES:
             raise ValueError(f"scheme: must be one of {GIRSANOV_SCHEMES} (Girsanov), got {self.scheme!r}")
         for name in ("T", "delta", "box", "perturbation"):
@@ -110,13 +108,6 @@ def sweep_cells(name: str, params, config: SweepConfig, seed: int) -> list[Cell]
         Cell(name, f"{target}-{score}", params(target, score, config, seed * 1000 + i))
         for i, (target, score) in enumerate(config.settings)
     ]
-
-
-def make_grid(kind: str, T: float, N: int, delta: float) -> torch.Tensor:
-    """The time grid called `kind` (verify.spec.GRIDS): N + 1 forward times, T first, delta last."""
-    return (
-        grids.exponential_linear(T, N, delta) if kind == "exponential_linear" else grids.uniform(T, N, delta)
-    )
 
 
 def sign_vector(dim: int, size: float) -> torch.Tensor:

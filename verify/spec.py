@@ -19,8 +19,6 @@ from verify import grids
 from verify.samplers.kernels import check_scheme
 from verify.train import TrainConfig
 
-GRIDS = ("exponential_linear", "uniform")
-
 
 @dataclass(frozen=True)
 class DiffusionSpec:
@@ -36,15 +34,15 @@ class DiffusionSpec:
             raise ValueError(f"delta: must satisfy 0 < delta < T ({self.T}), got {self.delta}")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             raise ValueError(f"steps: must be a positive integer, got {self.steps!r}")
-        if self.grid not in GRIDS:
-            raise ValueError(f"grid: must be one of {GRIDS}, got {self.grid!r}")
+        if self.grid not in grids.GRIDS:
+            raise ValueError(f"grid: must be one of {grids.GRIDS}, got {self.grid!r}")
         check_scheme(self.scheme)
         if not isinstance(self.denoise, bool):
             raise ValueError(f"denoise: must be a bool, got {self.denoise!r}")
 
     def time_grid(self, steps: int | None = None) -> torch.Tensor:
         """The sampler's N + 1 forward times, T first, delta last (N = `steps` or self.steps)."""
-        return getattr(grids, self.grid)(self.T, self.steps if steps is None else steps, self.delta)
+        return grids.by_name(self.grid, self.T, self.steps if steps is None else steps, self.delta)
 
     @property
     def output(self) -> str:

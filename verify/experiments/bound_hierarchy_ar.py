@@ -22,6 +22,7 @@ import torch
 
 from synthetic.base import Distribution
 from synthetic.presets import dependent_pair, gaussian_chain
+from verify import grids
 from verify.exact import (
     GridLaw,
     conditional_divergences,
@@ -37,7 +38,6 @@ from verify.hierarchy import (
     SweepConfig,
     bound_values,
     hierarchy_checks,
-    make_grid,
     quarter_turn,
     richardson_pair,
     sign_vector,
@@ -176,7 +176,7 @@ def run_cell(params: Params, device: str) -> dict:
     generator = torch.Generator().manual_seed(params.seed)
     rows = []
     for N in config.steps:
-        grid = make_grid(config.grid, config.T, N, config.delta)
+        grid = grids.by_name(config.grid, config.T, N, config.delta)
         if affine is not None:
             gaps = gaussian_stage_gaps(target, affine, grid, config.scheme)
         else:

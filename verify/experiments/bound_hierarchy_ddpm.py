@@ -30,6 +30,7 @@ from bounds.core import subs_by_name
 from bounds.fit import fit_constant
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.presets import anisotropic_2d, gaussian_chain
+from verify import grids
 from verify.exact import gaussian_sampler_law, grid_divergences, grid_sampler_law
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.hierarchy import (
@@ -37,7 +38,6 @@ from verify.hierarchy import (
     SweepConfig,
     bound_values,
     hierarchy_checks,
-    make_grid,
     quarter_turn,
     richardson_pair,
     sign_vector,
@@ -210,7 +210,7 @@ def run_cell(params: Params, device: str) -> dict:
     constants = target_constants(target, config.delta, generator)
     rows = []
     for N in config.steps:
-        grid = make_grid(config.grid, config.T, N, config.delta)
+        grid = grids.by_name(config.grid, config.T, N, config.delta)
         chain = chain_path_kl(target, score, grid, config.draws, config.scheme, generator)
         girsanov = girsanov_bound(
             target, score, grid, config.draws, config.scheme, generator, config.sub_steps

@@ -250,7 +250,6 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 share, "1", "|E_DDPM - E_AR| with exact scores over the smaller trained mean (calibration)"
             )
     verdicts = _verdicts(config, results, metrics)
-    series["verdicts"] = verdicts
     series["rare"] = {
         "weights": list(config.rare_weights),
         **{

@@ -168,12 +168,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                         f"1.8 |F({finer(config.nodes)}) - F({config.nodes} nodes)| (O(dx^2)), first seed",
                     )
 
-        found = _verdicts(config, r, pairs)
-        verdicts += found
-        for v in found:
-            series.setdefault(f"{v['endpoint']}_estimate", []).append(v["estimate"])
-            series.setdefault(f"{v['endpoint']}_interval", []).append(v["interval"])
-            series.setdefault(f"{v['endpoint']}_verdict", []).append(v["verdict"])
+        verdicts += _verdicts(config, r, pairs)  # one claim per strength, in strength order
     series["margin"], series["equivalence_margin"] = config.margin, config.equivalence_margin
     words = [
         f"r = {r:g} (I = {mi:.3g}): {verdict}"
