@@ -11,6 +11,7 @@ import torch
 
 from bounds.hierarchy import LINKS
 from verify import grids, hierarchy
+from verify.records import MARGIN_SE
 from verify.experiments import bound_hierarchy_ar, bound_hierarchy_ddpm
 
 ROW = {
@@ -55,8 +56,8 @@ def test_ordered_levels_pass_every_link_with_the_stated_margins():
     assert [c["name"] for c in checks] == [f"x: {link.lhs} <= {link.rhs}" for link in LINKS]
     assert all(c["holds"] for c in checks)
     margins = [c["margin"] for c in checks]
-    assert margins[0] == pytest.approx(hierarchy.SIGMAS * 0.05 + 0.01)
-    assert margins[1] == pytest.approx(hierarchy.SIGMAS * math.hypot(0.05, 0.02) + 0.003)
+    assert margins[0] == pytest.approx(MARGIN_SE * 0.05 + 0.01)
+    assert margins[1] == pytest.approx(MARGIN_SE * math.hypot(0.05, 0.02) + 0.003)
     assert margins[2] == 0.0  # Girsanov <= split holds draw by draw
 
 

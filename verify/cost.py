@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from bounds.ardm import optimal_allocation, stage_t
-from synthetic import GaussianMixture
+from synthetic import GaussianMixture, Patches
 from synthetic.presets import gaussian_chain
-from synthetic.validation import DTYPE, check_patch_sizes
+from synthetic.validation import DTYPE
 from verify.exact.gaussian_law import (
     GaussianLaw,
     append_stage,
@@ -156,7 +156,8 @@ class Problem:
     p_AR,delta (AR-DM); exact KLs of both samplers, memoised per (stage, T, N)."""
 
     def __init__(self, mean: torch.Tensor, cov: torch.Tensor, sizes, delta: float):
-        self.sizes = check_patch_sizes(tuple(int(s) for s in sizes), mean.shape[0])
+        self.layout = Patches.of(mean.shape[0], sizes)
+        self.sizes = self.layout.sizes
         self.dim, self.delta = mean.shape[0], float(delta)
         self.gaussian = GaussianMixture(
             torch.ones(1, dtype=DTYPE), mean[None], cov[None], patch_sizes=self.sizes
@@ -164,7 +165,6 @@ class Problem:
         a = math.exp(-self.delta)
         self.q_delta = (a * mean, a * a * cov + (1 - a * a) * torch.eye(self.dim, dtype=DTYPE))
         self.ar_target = gaussian_ar_target(mean, cov, self.sizes, self.delta)
-        self.bounds = [sum(self.sizes[:k]) for k in range(len(self.sizes) + 1)]
         self._memo: dict[tuple, float] = {}
 
     @classmethod
@@ -192,7 +192,7 @@ class Problem:
         if key not in self._memo:
             grids = [self.grid(T, 1)] * k + [self.grid(T, steps)]
             law = gaussian_ar_sampler_law(self.gaussian.conditional_affine_score, self.sizes[: k + 1], grids)
-            start = self.bounds[k]
+            start = self.layout.offsets[k]
             prefix = GaussianLaw(self.ar_target.mean[:start], self.ar_target.cov[:start, :start])
             exact = append_stage(prefix, self.ar_target.stages[k])
             sampled = append_stage(prefix, law.stages[k])

@@ -24,11 +24,10 @@ from verify import grids
 from verify.exact import richardson
 from verify.experiments import Cell, check_positive_int
 from verify.metrics.girsanov import GIRSANOV_SCHEMES
-from verify.records import check
+from verify.records import MARGIN_SE, check
 
 __all__ = [
     "LEVELS",
-    "SIGMAS",
     "SweepConfig",
     "bound_values",
     "hierarchy_checks",
@@ -37,8 +36,6 @@ __all__ = [
     "sign_vector",
     "sweep_cells",
 ]
-
-SIGMAS = 4.0  # check margins: SIGMAS combined standard errors, plus quadrature / grid errors
 
 
 def _positive_float(name: str, value) -> None:
@@ -147,12 +144,13 @@ def bound_values(chain, girsanov) -> dict:
 
 def hierarchy_checks(label: str, row: dict) -> list[dict]:
     """gap <= chain <= Girsanov <= split from one row of measured levels (bound_values plus gap,
-    gap_err): margins SIGMAS combined standard errors plus the grid and quadrature error estimates.
+    gap_err): margins MARGIN_SE combined standard errors plus the grid and quadrature error estimates.
     Girsanov <= split holds draw by draw (same draws, positive quadrature weights): margin 0.
     A NaN gap (unavailable) gives no first check."""
     margins = {
-        "chain_path_kl": SIGMAS * row["chain_path_kl_se"] + row.get("gap_err", 0.0),
-        "girsanov": SIGMAS * math.hypot(row["chain_path_kl_se"], row["girsanov_se"]) + row["girsanov_quad"],
+        "chain_path_kl": MARGIN_SE * row["chain_path_kl_se"] + row.get("gap_err", 0.0),
+        "girsanov": MARGIN_SE * math.hypot(row["chain_path_kl_se"], row["girsanov_se"])
+        + row["girsanov_quad"],
         "split": 0.0,
     }
     out = []

@@ -1,8 +1,10 @@
-"""The DDPM / AR-DM pair on a 2-D target with 1-D patches: matched networks, paired training, and
-their conditional endpoints measured exactly on a grid (docs/math.md sections 4 and 7).
+"""The DDPM / AR-DM pair: one `Side` per model with its twin functions, networks of matched
+capacity, paired training, and the conditional endpoints of the 2-D grid experiments measured
+exactly on a grid (docs/math.md sections 4 and 7). An experiment asks `SIDES[model]`; it does not
+branch on the model.
 
-Matching: AR-DM's network ("conditional-mlp", one network for both stages) has `ar_hidden` units
-per layer; DDPM's ("mlp", the joint) the width whose parameter count is closest to it. Both train
+Matching: AR-DM's network ("conditional-mlp", one network for all stages) has `width` units per
+layer; DDPM's ("mlp", the joint) the width whose parameter count is closest to it. Both train
 with one `DiffusionSpec` horizon and the same data: the batch of step i is drawn from the
 generator of (seed, i), so the DDPM and AR-DM of one seed see the same data in the same order.
 Their EMA weights are measured.
@@ -25,23 +27,29 @@ from dataclasses import dataclass, field
 from verify.exact import conditional_endpoints, grid_ar_sampler_law, grid_sampler_law
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
 from verify.records import check, metric
-from verify.spec import DiffusionSpec
-from verify.train import train
+from verify.samplers import sample, sample_ar
+from verify.spec import DiffusionSpec, TrainSpec
+from verify.train import integrated_patch_errors, integrated_score_error, train
 from verify.verdicts import Comparison, mean_interval
 
 
 @dataclass(frozen=True)
 class Side:
-    """One side of the pair: its network (verify.models name), how a trained network becomes the
-    side's score callable, the exact score in the same form (`truth(distribution)`), whether that
-    form is conditional, s(k, x^k, x^{<k}, t), and the grid law of the side's sampler,
-    grid_law(score, grid, **kw)."""
+    """One side of the pair: its network (verify.models name); how a trained network becomes the
+    side's score callable; the exact score in the same form (`truth(distribution)`); whether that
+    form is conditional, s(k, x^k, x^{<k}, t); its sampler, sample(score, patch_sizes, grid, n,
+    **kw); the grid law of that sampler on R^2, grid_law(score, grid, **kw); and the integrated
+    score error of each patch, sum_j h_j E||s - grad log q||^2 restricted to patch k (the stage-k
+    conditional error on true prefixes for AR-DM, patch k's coordinates of the joint error for
+    DDPM), patch_errors(score, distribution, grid, n, generator) -> one Estimate per patch."""
 
     network: str
     score: Callable
     truth: Callable
     conditional: bool
+    sample: Callable
     grid_law: Callable
+    patch_errors: Callable
 
 
 SIDES = {
@@ -50,10 +58,20 @@ SIDES = {
         as_score,
         lambda d: d.score,
         False,
+        lambda score, sizes, grid, n, **kw: sample(score, grid, n, sum(sizes), **kw),
         lambda score, grid, **kw: grid_sampler_law(score, grid, 2, **kw),
+        integrated_patch_errors,
     ),
     "ar": Side(
-        "conditional-mlp", as_conditional_score, lambda d: d.conditional_score, True, grid_ar_sampler_law
+        "conditional-mlp",
+        as_conditional_score,
+        lambda d: d.conditional_score,
+        True,
+        sample_ar,
+        grid_ar_sampler_law,
+        lambda score, d, grid, n, generator: [
+            integrated_score_error(score, d, grid, n, generator, k) for k in range(d.num_patches)
+        ],
     ),
 }
 MODELS = tuple(SIDES)
@@ -69,27 +87,25 @@ def check_model(model: str) -> str:
 
 @dataclass(frozen=True)
 class PairSpec:
-    """Networks and training shared by both models; `diffusion` is the horizon both train on and
+    """Networks and training shared by both models: AR-DM's `width` and `depth` (DDPM matched to
+    its parameter count), `train` the training settings, `diffusion` the horizon both train on and
     the sampler both are measured with. `checkpoints`: fractions of training at which the EMA
     weights are also kept (for endpoint-versus-training curves)."""
 
-    ar_hidden: int = 64
+    width: int = 64
     depth: int = 3
-    steps: int = 1200
-    batch: int = 256
-    lr: float = 2e-3
+    train: TrainSpec = TrainSpec(steps=1200, lr=2e-3)
     diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
     checkpoints: tuple = ()
 
     def __post_init__(self):
-        for name in ("ar_hidden", "depth", "steps", "batch"):
+        for name in ("width", "depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr: must be a finite positive number, got {self.lr}")
-        if not isinstance(self.diffusion, DiffusionSpec):
-            raise ValueError(f"diffusion: must be a DiffusionSpec, got {type(self.diffusion).__name__}")
+        for name, kind in (("train", TrainSpec), ("diffusion", DiffusionSpec)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(f"{name}: must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
         if any(not 0 < c < 1 for c in self.checkpoints):
             raise ValueError(f"checkpoints: must be fractions in (0, 1), got {self.checkpoints}")
 
@@ -109,33 +125,28 @@ def check_paired_design(config) -> None:
             raise ValueError(f"{name}: must be a finite positive log ratio, got {value}")
 
 
-def hidden_width(model: str, spec: PairSpec, distribution) -> int:
-    """AR-DM: spec.ar_hidden; DDPM: the width matching AR-DM's parameter count on this data."""
+def matched_width(model: str, spec: PairSpec, distribution) -> int:
+    """AR-DM: spec.width; DDPM: the width matching AR-DM's parameter count on this data."""
     if check_model(model) == "ar":
-        return spec.ar_hidden
+        return spec.width
     dim, sizes = distribution.dim, distribution.patch_sizes
-    target = count_parameters(
-        build_model("conditional-mlp", dim, sizes, hidden=spec.ar_hidden, depth=spec.depth)
-    )
+    target = count_parameters(build_model("conditional-mlp", dim, sizes, hidden=spec.width, depth=spec.depth))
     return width_for_parameters("mlp", target, dim, depth=spec.depth)
 
 
 def train_model(model: str, distribution, spec: PairSpec, seed: int, device: str = "cpu"):
-    """Train `model` on `distribution`: (EMA network, parameter count, {step: EMA copy} at the
-    checkpoints)."""
-    hidden = hidden_width(model, spec, distribution)
+    """Train `model` on `distribution`: (training result with the EMA network, parameter count,
+    {step: EMA copy} at the checkpoints)."""
     network = build_model(
         SIDES[model].network,
         distribution.dim,
         distribution.patch_sizes,
         seed=seed,
-        hidden=hidden,
+        hidden=matched_width(model, spec, distribution),
         depth=spec.depth,
     )
-    config = spec.diffusion.train_config(
-        steps=spec.steps, batch=spec.batch, lr=spec.lr, seed=seed, device=device
-    )
-    keep = {max(1, round(c * spec.steps)) for c in spec.checkpoints}
+    config = spec.diffusion.train_config(spec.train, seed=seed, device=device)
+    keep = {max(1, round(c * spec.train.steps)) for c in spec.checkpoints}
     snapshots = {}
 
     def snapshot(info):
@@ -143,7 +154,7 @@ def train_model(model: str, distribution, spec: PairSpec, seed: int, device: str
             snapshots[info.step] = copy.deepcopy(info.ema)
 
     result = train(network, distribution, config, callback=snapshot if keep else None)
-    return result.ema, count_parameters(network), snapshots
+    return result, count_parameters(network), snapshots
 
 
 def score_function(model: str, network):

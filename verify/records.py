@@ -42,6 +42,9 @@ RECORD_KEYS = (
 RELATIONS = ("<=", ">=", "==")
 INTEGRITY = "integrity"  # {"sha256": digest of the canonical JSON of every other key}
 CODE_PACKAGES = ("bounds", "synthetic", "verify")  # the sources a cell runs (the cache key's code part)
+# Margin of every statistical check, in standard errors: with a thousand checks in a run, one
+# fails by chance with probability < 1e-3 (two-sided normal tail 5.7e-7 each).
+MARGIN_SE = 5.0
 FILE_MODE = 0o644  # records, cells and claims.md are readable by everyone, like the figures
 
 

@@ -1,23 +1,39 @@
-"""One specification of the diffusion a model is trained for and sampled with.
+"""The specifications of the diffusion a model is trained for and sampled with, and of its training.
 
 Training draws times log-uniformly on [delta, T] and sampling runs a grid from T down to delta:
 both read the same `DiffusionSpec`, so the horizon a network was trained on and the one it is
 sampled on can never disagree (a network trained on t <= 4 and started at t = 6 is the bug this
 prevents). `steps` is the number of sampler steps N (NFE = N, plus one with `denoise`); `grid`
 names the time grid (verify.grids); `scheme` the kernel (verify.samplers.kernels); `denoise`
-ends every (stage of the) sampler with the Tweedie step E[x_0 | x_delta].
+ends every (stage of the) sampler with the Tweedie step E[x_0 | x_delta]. `TrainSpec` holds the
+rest of the training settings; `DiffusionSpec.train_config(train, ...)` joins the two.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
 from verify import grids
 from verify.samplers.kernels import check_scheme
 from verify.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """steps: Adam steps; batch: fresh samples per step; lr: peak learning rate; lr_schedule and
+    ema_decay: see `verify.train.TrainConfig`, whose defaults and checks these are."""
+
+    steps: int = TrainConfig.steps
+    batch: int = TrainConfig.batch
+    lr: float = TrainConfig.lr
+    lr_schedule: str = TrainConfig.lr_schedule
+    ema_decay: float = TrainConfig.ema_decay
+
+    def __post_init__(self):
+        TrainConfig(**asdict(self))  # the same checks, naming the field
 
 
 @dataclass(frozen=True)
@@ -53,11 +69,9 @@ class DiffusionSpec:
             else f"early-stopped x_delta (delta = {self.delta:g})"
         )
 
-    def train_config(self, **training) -> TrainConfig:
-        """A `verify.train.TrainConfig` on this horizon (times log-uniform on [delta, T]);
-        `training` holds the other fields (steps, batch, lr, seed, device, ...)."""
-        if "T" in training or "delta" in training:
-            raise ValueError(
-                "training: T and delta come from the DiffusionSpec, not from the training settings"
-            )
-        return TrainConfig(T=self.T, delta=self.delta, **training)
+    def train_config(self, train: TrainSpec, **run) -> TrainConfig:
+        """The `verify.train.TrainConfig` of `train` on this horizon (times log-uniform on
+        [delta, T]); `run` holds the per-run fields (seed, device, ...)."""
+        if not isinstance(train, TrainSpec):
+            raise ValueError(f"train: must be a TrainSpec, got {type(train).__name__}")
+        return TrainConfig(T=self.T, delta=self.delta, **asdict(train), **run)

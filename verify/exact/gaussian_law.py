@@ -20,7 +20,8 @@ from typing import NamedTuple
 import torch
 
 from synthetic.ou import ou_scale, ou_variance
-from synthetic.validation import DTYPE, as_tensor, check_count, check_patch_sizes, check_time
+from synthetic.patches import Patches
+from synthetic.validation import DTYPE, as_tensor, check_count, check_time
 from verify.grids import validate, validate_stages
 from verify.metrics.gaussian import gaussian_conditional
 from verify.samplers.kernels import check_scheme, kernel_steps
@@ -108,13 +109,12 @@ def gaussian_ar_sampler_law(
     With `denoise` every stage ends with its Tweedie step (verify.samplers.kernels).
     """
     check_scheme(scheme)
-    sizes = check_patch_sizes(patch_sizes, sum(int(s) for s in patch_sizes))
-    grids = validate_stages(grids, len(sizes))
+    layout = Patches(patch_sizes)
+    grids = validate_stages(grids, len(layout))
     stages = []
-    for k, (size, grid) in enumerate(zip(sizes, grids, strict=True)):
-        prefix_dim = sum(sizes[:k])
+    for k, (size, grid) in enumerate(zip(layout.sizes, grids, strict=True)):
         stage = _propagate(
-            lambda t, k=k: conditional_affine_score(k, t), grid, size, prefix_dim, scheme, denoise
+            lambda t, k=k: conditional_affine_score(k, t), grid, size, layout.offsets[k], scheme, denoise
         )
         stages.append(StageLaw(*stage))
     return stack_stages(stages)
@@ -144,13 +144,13 @@ def gaussian_ar_target(mean, cov, patch_sizes, deltas) -> GaussianARLaw:
     through OU_{delta_k} on patch k alone is N(e^{-delta_k} (G a + g), e^{-2 delta_k} C +
     (1 - e^{-2 delta_k}) I). `deltas` is one delta_k per stage or one number for all."""
     mean, cov = as_tensor("mean", mean, ndim=1), as_tensor("cov", cov, ndim=2)
-    sizes = check_patch_sizes(patch_sizes, mean.shape[0])
-    deltas = [deltas] * len(sizes) if isinstance(deltas, (int, float)) else list(deltas)
-    if len(deltas) != len(sizes):
-        raise ValueError(f"deltas: need one delta or {len(sizes)} (one per stage), got {len(deltas)}")
+    layout = Patches.of(mean.shape[0], patch_sizes)
+    deltas = [deltas] * len(layout) if isinstance(deltas, (int, float)) else list(deltas)
+    if len(deltas) != len(layout):
+        raise ValueError(f"deltas: need one delta or {len(layout)} (one per stage), got {len(deltas)}")
     stages = []
-    for k, (size, delta) in enumerate(zip(sizes, deltas, strict=True)):
-        law = gaussian_conditional(mean, cov, sum(sizes[:k]), size)
+    for k, (size, delta) in enumerate(zip(layout.sizes, deltas, strict=True)):
+        law = gaussian_conditional(mean, cov, layout.offsets[k], size)
         a, noise = ou_scale(check_time(delta)), ou_variance(check_time(delta))
         eye = torch.eye(size, dtype=DTYPE, device=cov.device)
         stages.append(StageLaw(a * law.gain, a * law.offset, a * a * law.cov + noise * eye))

@@ -34,12 +34,11 @@ from verify.metrics.gaussian import gaussian_conditional, gaussian_expected_cond
 from verify.metrics.montecarlo import mean_and_stderr
 from verify.metrics.mutual_info import conditional_mutual_information, window_marginal
 from verify.models import as_conditional_score, build_model
-from verify.records import check, metric
+from verify.records import MARGIN_SE, check, metric
 from verify.spec import DiffusionSpec
 from verify.train import noised, train
 
 NAME = "limited_context"
-MARGIN_SE = 5.0
 ROUNDOFF = 1e-9
 
 

@@ -44,7 +44,7 @@ from verify.metrics.markov_states import (
     transition_error,
 )
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
-from verify.records import check, metric
+from verify.records import MARGIN_SE, check, metric
 from verify.samplers import sample, sample_ar
 from verify.spec import DiffusionSpec
 from verify.train import integrated_score_error, noised, train
@@ -56,7 +56,6 @@ MODELS = ("ar", "ddpm")
 OUTPUTS = {True: "denoised", False: "x_delta"}
 CLAIM = "AR-DM's transition law under its own prefixes is closer to the chain's than DDPM's"
 CONFUSION_SEED = 20250430
-MARGIN_SE = 5.0
 
 
 @dataclass(frozen=True)

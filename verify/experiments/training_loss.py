@@ -24,12 +24,11 @@ from synthetic import presets
 from synthetic.ou import ou_variance
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.models import as_conditional_score, as_score, build_model
-from verify.records import check, metric
+from verify.records import MARGIN_SE, check, metric
 from verify.train import TrainConfig, dsm_identity, train
 
 NAME = "training_loss"
 MODELS = {"ar": "conditional-mlp", "ddpm": "mlp"}
-MARGIN_SE = 5.0
 
 
 @dataclass(frozen=True)

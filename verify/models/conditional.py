@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from synthetic.validation import check_patch_sizes
+from synthetic.patches import Patches
 from verify.models.embedding import SinusoidalTimeEmbedding, time_tensor
 from verify.models.mlp import mlp
 
@@ -26,15 +26,10 @@ class PatchScoreModel(nn.Module):
 
     def __init__(self, patch_sizes):
         super().__init__()
-        sizes = tuple(int(s) for s in patch_sizes)
-        self.patch_sizes = check_patch_sizes(sizes, sum(sizes))
-        self.dim = sum(self.patch_sizes)
-        self.num_patches = len(self.patch_sizes)
+        self.layout = Patches(patch_sizes)
+        self.patch_sizes, self.patch_bounds = self.layout.sizes, self.layout.offsets
+        self.dim, self.num_patches = self.layout.dim, len(self.layout)
         self.max_patch = max(self.patch_sizes)
-        bounds = [0]
-        for size in self.patch_sizes:
-            bounds.append(bounds[-1] + size)
-        self.patch_bounds = tuple(bounds)
         # entry j of patch k sits at slot k * max_patch + j of the padded (K, max_patch) grid
         width = self.max_patch
         slots = [k * width + j for k, size in enumerate(self.patch_sizes) for j in range(size)]

@@ -64,11 +64,8 @@ class PatchContextScore(PatchScoreModel):
 
     def forward_teacher(self, x_clean, x_noisy, t: torch.Tensor) -> torch.Tensor:
         """All stages: (n, d), (n, d), t (n, K) -> (n, d), stage by stage."""
-        bounds = self.patch_bounds
+        layout = self.layout
         return torch.cat(
-            [
-                self(k, x_noisy[:, bounds[k] : bounds[k + 1]], x_clean[:, : bounds[k]], t[:, k])
-                for k in range(self.num_patches)
-            ],
+            [self(k, layout.patch(x_noisy, k), layout.prefix(x_clean, k), t[:, k]) for k in range(len(layout))],
             dim=1,
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from synthetic.validation import check_patch_sizes
+from synthetic.patches import Patches
 from verify.models.embedding import SinusoidalTimeEmbedding, time_tensor
 from verify.models.mlp import mlp
 
@@ -33,13 +33,13 @@ class PatchTransformerScore(nn.Module):
         time_features: int = 32,
     ):
         super().__init__()
-        sizes = tuple(int(s) for s in patch_sizes)
-        self.patch_sizes = check_patch_sizes(sizes, sum(sizes))
+        self.layout = Patches(patch_sizes)
+        self.patch_sizes = self.layout.sizes
         if width % heads:
             raise ValueError(f"width: must be divisible by heads ({heads}), got {width}")
-        self.dim, self.max_patch = sum(sizes), max(sizes)
+        self.dim, self.max_patch = self.layout.dim, max(self.patch_sizes)
         self.tokens = nn.Linear(self.max_patch, width)
-        self.positions = nn.Parameter(0.02 * torch.randn(len(sizes), width))
+        self.positions = nn.Parameter(0.02 * torch.randn(len(self.layout), width))
         self.embed = SinusoidalTimeEmbedding(time_features)
         self.time = nn.Linear(time_features, width)
         layer = nn.TransformerEncoderLayer(
@@ -51,7 +51,7 @@ class PatchTransformerScore(nn.Module):
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         """(n, d) -> (n, K, max_patch), each patch zero-padded."""
-        parts = x.split(self.patch_sizes, dim=1)
+        parts = self.layout.split(x)
         return torch.stack([nn.functional.pad(p, (0, self.max_patch - p.shape[1])) for p in parts], dim=1)
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:

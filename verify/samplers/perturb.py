@@ -20,7 +20,8 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from synthetic.validation import DTYPE, as_tensor, check_count, check_patch_sizes, check_points
+from synthetic.patches import Patches
+from synthetic.validation import DTYPE, as_tensor, check_count, check_points
 from verify.grids import validate
 from verify.samplers.ddpm import check_callable
 
@@ -42,12 +43,15 @@ class Perturbed(ABC):
 
     def __init__(self, score, patch_sizes=None):
         self.score = check_callable("score", score)
-        self.patch_sizes = None
+        self.layout = None
         if patch_sizes is not None:
-            if self.dim is None:
-                self.dim = sum(int(size) for size in patch_sizes)
-            self.patch_sizes = check_patch_sizes(patch_sizes, self.dim)
-            self.bounds = [sum(self.patch_sizes[:k]) for k in range(len(self.patch_sizes) + 1)]
+            self.layout = Patches(patch_sizes) if self.dim is None else Patches.of(self.dim, patch_sizes)
+            self.dim = self.layout.dim
+
+    @property
+    def patch_sizes(self) -> tuple[int, ...] | None:
+        """(d_1, ..., d_K) of a conditional score; None for a plain one."""
+        return None if self.layout is None else self.layout.sizes
 
     def __call__(self, *args) -> torch.Tensor:
         exact, error = self._exact_and_error(args)
@@ -93,9 +97,9 @@ class Perturbed(ABC):
         return exact, self._field(z, exact, cols, float(t)).to(exact.dtype)
 
     def _cols(self, k) -> slice:
-        if isinstance(k, bool) or int(k) != k or not 0 <= k < len(self.patch_sizes):
-            raise ValueError(f"k: must be an integer in [0, {len(self.patch_sizes)}), got {k!r}")
-        return slice(self.bounds[int(k)], self.bounds[int(k) + 1])
+        if isinstance(k, bool) or int(k) != k or not 0 <= k < len(self.layout):
+            raise ValueError(f"k: must be an integer in [0, {len(self.layout)}), got {k!r}")
+        return self.layout.slice(int(k))
 
     def _check_affine(self, A, B, c, cols):
         """Validated (A, B, c, cols); B = (d_k, 0) for a plain score, whose cols are all of x."""
