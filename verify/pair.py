@@ -104,8 +104,9 @@ class PairSpec:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name}: must be a positive integer, got {value!r}")
         for name, kind in (("train", TrainSpec), ("diffusion", DiffusionSpec)):
-            if not isinstance(getattr(self, name), kind):
-                raise ValueError(f"{name}: must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise ValueError(f"{name}: must be a {kind.__name__}, got {type(value).__name__}")
         if any(not 0 < c < 1 for c in self.checkpoints):
             raise ValueError(f"checkpoints: must be fractions in (0, 1), got {self.checkpoints}")
 

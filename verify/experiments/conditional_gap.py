@@ -56,7 +56,7 @@ from verify.pair import (
     train_model,
 )
 from verify.records import metric
-from verify.spec import DiffusionSpec
+from verify.spec import DiffusionSpec, TrainSpec
 from verify.verdicts import Comparison, by_claim, decide, describe
 
 NAME = "conditional_gap"
@@ -167,8 +167,8 @@ def run_cell(params: Params, device: str) -> dict:
     if params.kind == "exact":
         score, parameters, snapshots = SIDES[model].truth(distribution), 0, {}
     else:
-        network, parameters, snapshots = train_model(model, distribution, params.spec, params.seed, device)
-        score = score_function(model, network)
+        trained, parameters, snapshots = train_model(model, distribution, params.spec, params.seed, device)
+        score = score_function(model, trained.ema)
     values, curves = evaluate(model, score, distribution, spec, params.nodes, params.box)
     out = {
         "seed": params.seed,
@@ -231,7 +231,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 "resolved": rows[0]["curves"]["resolved"],
                 "checkpoints": [
                     r.get("checkpoints", [])
-                    + [{"step": config.spec.steps, **{k: r[k] for k in PRIMARY + SECONDARY}}]
+                    + [{"step": config.spec.train.steps, **{k: r[k] for k in PRIMARY + SECONDARY}}]
                     for r in rows
                 ],
             }
@@ -336,7 +336,7 @@ def _verdicts(config: Config, results, metrics) -> list[dict]:
     for claim, kind, values, margin, errors in families:
         out += decide(comparisons(CLAIMS[claim], kind, values, margin, PRIMARY, errors=errors))
     secondary = comparisons(CLAIMS["dependent"], "superiority", dep, config.margin, SECONDARY, primary=False)
-    matched = _matched_joint(pairs["dependent"], config.spec.steps)
+    matched = _matched_joint(pairs["dependent"], config.spec.train.steps)
     if len(matched) >= 2:
         secondary.append(
             Comparison(
@@ -366,7 +366,12 @@ PROFILES = {
         rare_weights=(0.03,),
         seeds=2,
         rare_seeds=2,
-        spec=PairSpec(ar_hidden=32, steps=200, diffusion=DiffusionSpec(steps=30), checkpoints=(0.5,)),
+        spec=PairSpec(
+            width=32,
+            train=TrainSpec(steps=200, lr=2e-3),
+            diffusion=DiffusionSpec(steps=30),
+            checkpoints=(0.5,),
+        ),
         nodes=64,
     ),
     "default": Config(),
@@ -374,9 +379,8 @@ PROFILES = {
         seeds=16,
         rare_seeds=8,
         spec=PairSpec(
-            ar_hidden=128,
-            steps=5000,
-            batch=1024,
+            width=128,
+            train=TrainSpec(steps=5000, batch=1024, lr=2e-3),
             diffusion=DiffusionSpec(steps=100),
             checkpoints=(0.05, 0.1, 0.25, 0.5),
         ),

@@ -49,7 +49,7 @@ from verify.pair import (
     train_model,
 )
 from verify.records import check, metric
-from verify.spec import DiffusionSpec
+from verify.spec import DiffusionSpec, TrainSpec
 from verify.verdicts import by_claim, decide, describe
 
 NAME = "dependence_sweep"
@@ -127,8 +127,8 @@ def run_cell(params: Params, device: str) -> dict:
         mi = mutual_information(distribution, 1, params.draws, torch.Generator().manual_seed(params.seed))
         return head | {"mi": mi.value, "mi_stderr": mi.stderr}
     model = check_model(params.model)
-    network, parameters, _ = train_model(model, distribution, params.spec, params.seed, device)
-    score, spec = score_function(model, network), params.spec.diffusion
+    trained, parameters, _ = train_model(model, distribution, params.spec, params.seed, device)
+    score, spec = score_function(model, trained.ema), params.spec.diffusion
     out = (
         head
         | {"parameters": parameters}
@@ -220,7 +220,7 @@ PROFILES = {
     "quick": Config(
         strengths=(0.0, 0.9),
         seeds=2,
-        spec=PairSpec(ar_hidden=32, steps=200, diffusion=DiffusionSpec(steps=30)),
+        spec=PairSpec(width=32, train=TrainSpec(steps=200, lr=2e-3), diffusion=DiffusionSpec(steps=30)),
         nodes=64,
         draws=4096,
     ),
@@ -228,7 +228,9 @@ PROFILES = {
     "full": Config(
         strengths=(0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98),
         seeds=16,
-        spec=PairSpec(ar_hidden=128, steps=5000, batch=1024, diffusion=DiffusionSpec(steps=100)),
+        spec=PairSpec(
+            width=128, train=TrainSpec(steps=5000, batch=1024, lr=2e-3), diffusion=DiffusionSpec(steps=100)
+        ),
         nodes=640,
         draws=262144,
     ),

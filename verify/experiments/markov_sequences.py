@@ -43,11 +43,9 @@ from verify.metrics.markov_states import (
     stay_after_switch,
     transition_error,
 )
-from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
+from verify.pair import SIDES, PairSpec, train_model
 from verify.records import MARGIN_SE, check, metric
-from verify.samplers import sample, sample_ar
-from verify.spec import DiffusionSpec
-from verify.train import integrated_score_error, noised, train
+from verify.spec import DiffusionSpec, TrainSpec
 from verify.verdicts import Comparison, decide, describe, mean_interval, overall
 
 NAME = "markov_sequences"
@@ -60,65 +58,50 @@ CONFUSION_SEED = 20250430
 
 @dataclass(frozen=True)
 class Config:
-    """Data (K, S, p, stickiness); networks: AR-DM conditional MLP of width `hidden`, DDPM MLP with
-    the same parameter count, `steps` x `batch` at learning rate `lr`, evaluated through the EMA of
-    the weights with decay `ema_decay` (an average over ~1 / (1 - ema_decay) steps, short against
-    `steps`, so early weights do not linger); `diffusion`: the sampler
-    and training horizon; n_samples sequences per model and seed; score errors on an N_eval-step
-    grid from n_eval draws per time; n_confusion draws per state for the confusion matrix;
-    confidence of the discrete-state bounds; `seeds` paired seeds; margins of the two primary
-    endpoints (probability units), declared before any run. Seeds: the exact sign-flip p-value on
-    n pairs is at least 2^-n, and Holm over the two primary endpoints doubles the smaller one, so
-    n = 6 is the fewest that can decide at 5% (2 x 2^-6 = 0.031; n = 5 gives 0.0625): the default
-    profile uses 6, the quick profile's 2 are a smoke test whose verdicts stay unresolved."""
+    """Data (K, S, p, stickiness); `spec`: the pair (verify.pair: AR-DM conditional MLP of its
+    width, DDPM MLP with the same parameter count, both trained with `spec.train` and evaluated
+    through the EMA of the weights, whose decay averages over ~1 / (1 - ema_decay) steps, short
+    against the training steps, so early weights do not linger; `spec.diffusion` the sampler and
+    training horizon); `draws` sequences per model and seed; score errors on an `eval_steps`-step
+    grid from `eval_draws` draws per time; `confusion_draws` draws per state for the confusion
+    matrix; confidence of the discrete-state bounds; `seeds` paired seeds; margins of the two
+    primary endpoints (probability units), declared before any run. Seeds: the exact sign-flip
+    p-value on n pairs is at least 2^-n, and Holm over the two primary endpoints doubles the
+    smaller one, so n = 6 is the fewest that can decide at 5% (2 x 2^-6 = 0.031; n = 5 gives
+    0.0625): the default profile uses 6, the quick profile's 2 are a smoke test whose verdicts
+    stay unresolved."""
 
     K: int = 8
     S: int = 4
     p: int = 2
     stickiness: float = 0.9
-    steps: int = 2000
-    batch: int = 256
-    lr: float = 2e-3
-    ema_decay: float = 0.995
-    hidden: int = 128
-    diffusion: DiffusionSpec = DiffusionSpec(T=6.0, delta=1e-3, steps=100, denoise=True)
-    n_samples: int = 4000
-    N_eval: int = 12
-    n_eval: int = 1024
-    n_confusion: int = 200_000
+    spec: PairSpec = PairSpec(
+        width=128,
+        train=TrainSpec(steps=2000, batch=256, lr=2e-3, ema_decay=0.995),
+        diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=100, denoise=True),
+    )
+    draws: int = 4000
+    eval_steps: int = 12
+    eval_draws: int = 1024
+    confusion_draws: int = 200_000
     confidence: float = 0.999
     seeds: int = 6
     margin_transition: float = 0.02
     margin_stay: float = 0.02
 
     def __post_init__(self):
-        for name in (
-            "K",
-            "S",
-            "p",
-            "steps",
-            "batch",
-            "hidden",
-            "n_samples",
-            "N_eval",
-            "n_eval",
-            "n_confusion",
-        ):
+        for name in ("K", "S", "p", "draws", "eval_steps", "eval_draws", "confusion_draws"):
             check_positive_int(name, getattr(self, name))
         if self.K < 3:
             raise ValueError(f"K: need at least 3 patches (a switch and the step after), got {self.K}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr: must be a finite positive number, got {self.lr}")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay: must lie in [0, 1), got {self.ema_decay}")
         if not 0 <= self.stickiness <= 1:
             raise ValueError(f"stickiness: must lie in [0, 1], got {self.stickiness}")
-        if not isinstance(self.diffusion, DiffusionSpec):
-            raise ValueError(f"diffusion: must be a DiffusionSpec, got {type(self.diffusion).__name__}")
+        if not isinstance(self.spec, PairSpec):
+            raise ValueError(f"spec: must be a PairSpec, got {type(self.spec).__name__}")
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence: must lie in (0, 1), got {self.confidence}")
-        if self.n_samples < 4:
-            raise ValueError(f"n_samples: need >= 4 for held-out halves, got {self.n_samples}")
+        if self.draws < 4:
+            raise ValueError(f"draws: need >= 4 for held-out halves, got {self.draws}")
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 2:
             raise ValueError(f"seeds: need at least 2 paired seeds for a verdict, got {self.seeds!r}")
         for name in ("margin_transition", "margin_stay"):
@@ -149,27 +132,11 @@ def _distribution(config: Config):
 
 def reference_law(config: Config, dist):
     """Exact laws of the TRUE assigned states (transitions Q_k, stay after a switch), with the
-    confusion matrix from n_confusion draws per state (a fixed seed: one reference for every cell)."""
+    confusion matrix from confusion_draws draws per state (a fixed seed: one reference for every cell)."""
     confusion, stderr = confusion_matrix(
-        dist.means, dist.covariances, config.n_confusion, torch.Generator().manual_seed(CONFUSION_SEED)
+        dist.means, dist.covariances, config.confusion_draws, torch.Generator().manual_seed(CONFUSION_SEED)
     )
     return assigned_state_law(dist.initial, dist.transition, confusion, config.K), float(stderr.max())
-
-
-def ddpm_patch_errors(score, dist, grid, n: int, generator) -> list[tuple[float, float]]:
-    """Patch k's share of the DDPM term sum_j h_j E||s(X_{t_j}) - grad log q_{t_j}(X_{t_j})||^2,
-    with its standard error, for every k (independent draws at each grid time)."""
-    steps = (grid[:-1] - grid[1:]).tolist()
-    value, var = torch.zeros(dist.num_patches, dtype=DTYPE), torch.zeros(dist.num_patches, dtype=DTYPE)
-    for h, t in zip(steps, grid[:-1].tolist(), strict=True):
-        x0 = dist.sample(n, 0.0, generator)
-        x_t = noised(
-            x0, torch.tensor(t, dtype=DTYPE), torch.randn(x0.shape, dtype=DTYPE, generator=generator)
-        )
-        per_patch = (score(x_t, t) - dist.score(x_t, t)).square().reshape(n, dist.num_patches, -1).sum(-1)
-        value += h * per_patch.mean(0)
-        var += (h * per_patch.std(0)) ** 2 / n
-    return list(zip(value.tolist(), var.sqrt().tolist(), strict=True))
 
 
 def _state_bounds(states_gen, states_true, S: int, confidence: float) -> dict:
@@ -206,51 +173,29 @@ def _measure(generated, true_states, dist, law, config: Config, generator) -> di
 def _trained(params: Params, dist, device: str) -> tuple[dict, dict]:
     """Train the model of `params.kind` (EMA weights); its score-error terms and its samples for
     both outputs (the spec's and the other), from the same sampling noise."""
-    config, spec = params.config, params.config.diffusion
-    ar = build_model("conditional-mlp", dist.dim, dist.patch_sizes, seed=params.seed, hidden=config.hidden)
-    if params.kind == "ar":
-        model = ar
-    else:
-        width = width_for_parameters("mlp", count_parameters(ar), dist.dim)
-        model = build_model("mlp", dist.dim, seed=params.seed, hidden=width)
-    trained = train(
-        model,
-        dist,
-        spec.train_config(
-            steps=config.steps,
-            batch=config.batch,
-            lr=config.lr,
-            ema_decay=config.ema_decay,
-            seed=params.seed,
-            device=device,
-        ),
-    )
-    network = trained.ema.eval()
-    info = {
-        "losses_tail": sum(trained.losses[-50:]) / min(50, config.steps),
-        "parameters": count_parameters(model),
-    }
+    config, spec, side = params.config, params.config.spec.diffusion, SIDES[params.kind]
+    trained, parameters, _ = train_model(params.kind, dist, config.spec, params.seed, device)
+    score = side.score(trained.ema.eval())
     generator = torch.Generator().manual_seed(params.seed + 1)
-    eval_grid = spec.time_grid(config.N_eval)
-    if params.kind == "ar":
-        score = as_conditional_score(network)
-        errors = [
-            integrated_score_error(score, dist, eval_grid, config.n_eval, generator, k)
-            for k in range(config.K)
-        ]
-        info["score_error"] = [(e.value, e.stderr) for e in errors]
-    else:
-        score = as_score(network)
-        info["score_error"] = ddpm_patch_errors(score, dist, eval_grid, config.n_eval, generator)
-    grid, n = spec.time_grid(), config.n_samples
+    errors = side.patch_errors(score, dist, spec.time_grid(config.eval_steps), config.eval_draws, generator)
+    info = {
+        "losses_tail": sum(trained.losses[-50:]) / min(50, config.spec.train.steps),
+        "parameters": parameters,
+        "score_error": [(e.value, e.stderr) for e in errors],
+    }
 
     def draw(denoise: bool) -> torch.Tensor:
         noise = torch.Generator().manual_seed(params.seed)  # the same start for both outputs
-        if params.kind == "ar":
-            return sample_ar(
-                score, dist.patch_sizes, grid, n, spec.scheme, noise, device=device, denoise=denoise
-            )
-        return sample(score, grid, n, dist.dim, spec.scheme, noise, device=device, denoise=denoise)
+        return side.sample(
+            score,
+            dist.patch_sizes,
+            spec.time_grid(),
+            config.draws,
+            scheme=spec.scheme,
+            generator=noise,
+            device=device,
+            denoise=denoise,
+        )
 
     outputs = {OUTPUTS[denoise]: draw(denoise) for denoise in (spec.denoise, not spec.denoise)}
     return info, outputs
@@ -266,12 +211,12 @@ def run_cell(params: Params, device: str) -> dict:
         "reference": {"stay": law.stay_after_switch, "confusion_se_max": confusion_se},
     }
     if params.kind == "exact":
-        outputs = {"exact": dist.sample(config.n_samples, 0.0, torch.Generator().manual_seed(params.seed))}
+        outputs = {"exact": dist.sample(config.draws, 0.0, torch.Generator().manual_seed(params.seed))}
     else:
         info, outputs = _trained(params, dist, device)
         result.update(info)
     generator = torch.Generator().manual_seed(params.seed + 2)
-    true_states = assign_states(dist.sample(config.n_samples, 0.0, generator), dist.means, config.K)
+    true_states = assign_states(dist.sample(config.draws, 0.0, generator), dist.means, config.K)
     result["outputs"] = {
         name: _measure(x, true_states, dist, law, config, generator) for name, x in outputs.items()
     }
@@ -293,7 +238,7 @@ def _seed_values(group: list[dict], output: str, stay_exact: float) -> dict:
 
 def aggregate(config: Config, results: list[dict]) -> Outcome:
     stay_exact = results[0]["reference"]["stay"]
-    primary_output = OUTPUTS[config.diffusion.denoise]
+    primary_output = OUTPUTS[config.spec.diffusion.denoise]
     checks, metrics = [], {}
     series = {"K": config.K, "stay_exact": stay_exact, "primary_output": primary_output}
     for result in sorted((r for r in results if r["kind"] == "exact"), key=lambda r: r["seed"]):
@@ -350,7 +295,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 mean, unit, f"{words}; mean of {len(v[endpoint])} seeds, t-interval", stderr=se, ci=ci
             )
     comparisons = []
-    for output in (primary_output, OUTPUTS[not config.diffusion.denoise]):
+    for output in (primary_output, OUTPUTS[not config.spec.diffusion.denoise]):
         primary = output == primary_output
         for endpoint, margin in (
             ("transition", config.margin_transition),
@@ -394,7 +339,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         summary={
             "measured": (
                 f"K={config.K}, S={config.S}, {config.seeds} paired seeds, output: "
-                f"{config.diffusion.output}; {primary_text}; overall {overall(verdicts)}; "
+                f"{config.spec.diffusion.output}; {primary_text}; overall {overall(verdicts)}; "
                 f"calibration {sum(c['holds'] for c in checks)}/{len(checks)}"
             ),
             "bound": "calibration on exact samples: TV lower bounds <= 0, stay after a switch == exact",
@@ -409,29 +354,30 @@ EXPERIMENT = Experiment(
     "and right after a rare switch) is closer to the chain's than DDPM's (paired seeds, Holm).",
     profiles={
         "quick": Config(
-            K=8,
-            S=4,
-            steps=150,
-            hidden=48,
-            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=30, denoise=True),
-            n_samples=1000,
-            N_eval=6,
-            n_eval=256,
-            n_confusion=20_000,
+            spec=PairSpec(
+                width=48,
+                train=TrainSpec(steps=150, batch=256, lr=2e-3, ema_decay=0.995),
+                diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=30, denoise=True),
+            ),
+            draws=1000,
+            eval_steps=6,
+            eval_draws=256,
+            confusion_draws=20_000,
             seeds=2,
         ),
-        "default": Config(K=8, S=4, steps=2000, hidden=128, n_samples=4000, seeds=6),
+        "default": Config(),
         "full": Config(
             K=16,
             S=8,
-            steps=20000,
-            batch=1024,
-            hidden=256,
-            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=200, denoise=True),
-            n_samples=20000,
-            N_eval=24,
-            n_eval=4096,
-            n_confusion=1_000_000,
+            spec=PairSpec(
+                width=256,
+                train=TrainSpec(steps=20000, batch=1024, lr=2e-3, ema_decay=0.995),
+                diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=200, denoise=True),
+            ),
+            draws=20000,
+            eval_steps=24,
+            eval_draws=4096,
+            confusion_draws=1_000_000,
             seeds=8,
         ),
     },

@@ -66,6 +66,9 @@ class PatchContextScore(PatchScoreModel):
         """All stages: (n, d), (n, d), t (n, K) -> (n, d), stage by stage."""
         layout = self.layout
         return torch.cat(
-            [self(k, layout.patch(x_noisy, k), layout.prefix(x_clean, k), t[:, k]) for k in range(len(layout))],
+            [
+                self(k, layout.patch(x_noisy, k), layout.prefix(x_clean, k), t[:, k])
+                for k in range(len(layout))
+            ],
             dim=1,
         )
