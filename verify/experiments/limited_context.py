@@ -35,7 +35,7 @@ from verify.metrics.montecarlo import mean_and_stderr
 from verify.metrics.mutual_info import conditional_mutual_information, window_marginal
 from verify.models import as_conditional_score, build_model
 from verify.records import MARGIN_SE, check, metric
-from verify.spec import DiffusionSpec
+from verify.spec import DiffusionSpec, TrainSpec
 from verify.train import noised, train
 
 NAME = "limited_context"
@@ -46,27 +46,27 @@ ROUNDOFF = 1e-9
 class Config:
     """K patches; latent transition radius * rotation(angle); windows w (a window >= k means the
     full prefix); `diffusion`: the sampler of the exact part and the horizon the learned network
-    trains on and is evaluated on; n_mc draws for the Monte Carlo CMI; learned: window
-    `learned_window`, `steps` of training (0: no learned model), score errors at `times` and
-    integrated on an N_eval-step grid (same T, delta) from n_eval draws, `seeds`."""
+    trains on and is evaluated on; `draws` for the Monte Carlo CMI; learned: a conditional MLP of
+    `width` seeing window `learned_window`, trained with `train` (None: no learned model), score
+    errors at `times` and integrated on an `eval_steps`-step grid (same T, delta) from
+    `eval_draws` draws, `seeds`."""
 
     K: int = 6
     radius: float = 0.95
     angle: float = 0.6
     windows: tuple = (0, 1, 2, 3)
     diffusion: DiffusionSpec = DiffusionSpec(T=6.0, delta=1e-3, steps=200)
-    n_mc: int = 20000
+    draws: int = 20000
     learned_window: int = 1
-    steps: int = 300
-    batch: int = 256
-    hidden: int = 64
+    train: TrainSpec | None = TrainSpec(steps=300, batch=256)
+    width: int = 64
     times: tuple = (0.05, 0.3, 1.0)
-    N_eval: int = 20
-    n_eval: int = 2048
+    eval_steps: int = 20
+    eval_draws: int = 2048
     seeds: int = 1
 
     def __post_init__(self):
-        for name in ("K", "n_mc", "batch", "hidden", "N_eval", "n_eval", "seeds"):
+        for name in ("K", "draws", "width", "eval_steps", "eval_draws", "seeds"):
             check_positive_int(name, getattr(self, name))
         if self.K < 2:
             raise ValueError(f"K: need at least 2 patches, got {self.K}")
@@ -76,8 +76,8 @@ class Config:
             raise ValueError(f"windows: need non-negative integers, got {self.windows}")
         if not isinstance(self.diffusion, DiffusionSpec):
             raise ValueError(f"diffusion: must be a DiffusionSpec, got {type(self.diffusion).__name__}")
-        if not isinstance(self.steps, int) or self.steps < 0:
-            raise ValueError(f"steps: must be a non-negative integer, got {self.steps!r}")
+        if self.train is not None and not isinstance(self.train, TrainSpec):
+            raise ValueError(f"train: must be a TrainSpec or None, got {type(self.train).__name__}")
         if not isinstance(self.learned_window, int) or self.learned_window < 0:
             raise ValueError(f"learned_window: must be a non-negative integer, got {self.learned_window!r}")
         if not self.times or not all(math.isfinite(t) and t > 0 for t in self.times):
@@ -167,7 +167,7 @@ def _exact(config: Config, seed: int) -> dict:
             kl_window = gaussian_expected_conditional_kl(
                 mean[kept], cov[kept][:, kept], model_mean, model_cov, start - lo, d_k
             )
-            mc = conditional_mutual_information(dist, k, w, config.n_mc, generator)
+            mc = conditional_mutual_information(dist, k, w, config.draws, generator)
             rows.append(
                 {
                     "window": window,
@@ -190,26 +190,26 @@ def _learned(config: Config, seed: int, device: str) -> dict:
         dist.dim,
         dist.patch_sizes,
         seed=seed,
-        hidden=config.hidden,
+        hidden=config.width,
         window=config.learned_window,
     )
     train(
         model,
         dist,
-        config.diffusion.train_config(steps=config.steps, batch=config.batch, seed=seed, device=device),
+        config.diffusion.train_config(config.train, seed=seed, device=device),
     )
     network = as_conditional_score(model)
     exact = windowed_affine_score(dist, config.learned_window)
     generator = torch.Generator().manual_seed(seed + 1)
-    eval_grid = config.diffusion.time_grid(config.N_eval)
+    eval_grid = config.diffusion.time_grid(config.eval_steps)
     steps = (eval_grid[:-1] - eval_grid[1:]).tolist()
     rows = []
     for k in range(1, config.K):
         profile = []
         for t in list(config.times) + eval_grid[:-1].tolist():
-            x0 = dist.sample(config.n_eval, 0.0, generator)
+            x0 = dist.sample(config.eval_draws, 0.0, generator)
             prefix = x0[:, : dist.patch_bounds[k]]
-            eps = torch.randn(config.n_eval, dist.patch_sizes[k], dtype=DTYPE, generator=generator)
+            eps = torch.randn(config.eval_draws, dist.patch_sizes[k], dtype=DTYPE, generator=generator)
             x_t = noised(x0[:, dist.patch_slice(k)], torch.tensor(t, dtype=DTYPE), eps)
             truth = dist.conditional_score(k, x_t, prefix, t)
             a, b, c = exact(k, t)
@@ -247,7 +247,7 @@ def _integrate(steps: list[float], estimates) -> tuple[float, float]:
 
 def cells(config: Config, seed: int) -> list[Cell]:
     out = [Cell(NAME, "exact", Params(config, "exact", seed * 1000))]
-    if config.steps > 0:
+    if config.train is not None:
         out += [
             Cell(NAME, f"learned-s{i}", Params(config, "learned", seed * 1000 + 1 + i))
             for i in range(config.seeds)
@@ -334,8 +334,8 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     )
     learned_text = (
         f"; learned w={window}: sum_j h_j E||s - g_full||^2 {value['learned_integrated_score_error']:.3g} "
-        f"(exact windowed score's {value['exact_window_integrated_score_error']:.3g}; a {config.N_eval}-step "
-        f"sum, not the Girsanov bound) vs CMI {total_cmi:.3g} nats"
+        f"(exact windowed score's {value['exact_window_integrated_score_error']:.3g}; "
+        f"a {config.eval_steps}-step sum, not the Girsanov bound) vs CMI {total_cmi:.3g} nats"
         if learned
         else ""
     )
@@ -362,22 +362,23 @@ EXPERIMENT = Experiment(
             K=5,
             windows=(0, 1, 2),
             diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=100),
-            n_mc=10000,
-            steps=200,
-            N_eval=12,
-            n_eval=1024,
+            draws=10000,
+            train=TrainSpec(steps=200, batch=256),
+            eval_steps=12,
+            eval_draws=1024,
         ),
-        "default": Config(K=8, windows=(0, 1, 2, 4), n_mc=40000, steps=2000, hidden=96, seeds=3),
+        "default": Config(
+            K=8, windows=(0, 1, 2, 4), draws=40000, train=TrainSpec(steps=2000, batch=256), width=96, seeds=3
+        ),
         "full": Config(
             K=16,
             windows=(0, 1, 2, 4, 8),
             diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=400),
-            n_mc=200000,
-            steps=20000,
-            batch=1024,
-            hidden=256,
-            N_eval=40,
-            n_eval=16384,
+            draws=200000,
+            train=TrainSpec(steps=20000, batch=1024),
+            width=256,
+            eval_steps=40,
+            eval_draws=16384,
             seeds=4,
         ),
     },

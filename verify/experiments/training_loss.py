@@ -23,40 +23,42 @@ import torch
 from synthetic import presets
 from synthetic.ou import ou_variance
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
-from verify.models import as_conditional_score, as_score, build_model
+from verify.models import build_model
+from verify.pair import SIDES
 from verify.records import MARGIN_SE, check, metric
-from verify.train import TrainConfig, dsm_identity, train
+from verify.spec import DiffusionSpec, TrainSpec
+from verify.train import dsm_identity, train
 
 NAME = "training_loss"
-MODELS = {"ar": "conditional-mlp", "ddpm": "mlp"}
+MODELS = ("ar", "ddpm")  # record order
 
 
 @dataclass(frozen=True)
 class Config:
-    """preset: synthetic preset name; checkpoints: training steps at which both sides are
-    measured (0 = the untrained network); times: fixed noise levels t > 0; n_eval: draws per
-    (checkpoint, t, stage); seeds: independent trainings per model."""
+    """preset: synthetic preset name; both sides' networks (verify.pair.SIDES) of the same
+    `width`, trained with `train` on the horizon of `diffusion`; checkpoints: training steps at
+    which both sides are measured (0 = the untrained network); times: fixed noise levels t > 0;
+    draws per (checkpoint, t, stage); seeds: independent trainings per model."""
 
     preset: str = "dependent_pair"
-    steps: int = 400
-    batch: int = 256
-    hidden: int = 64
-    lr: float = 2e-3
+    train: TrainSpec = TrainSpec(steps=400, batch=256, lr=2e-3)
+    diffusion: DiffusionSpec = DiffusionSpec()
+    width: int = 64
     checkpoints: tuple = (0, 20, 100, 400)
     times: tuple = (0.05, 0.3, 1.0)
-    n_eval: int = 4096
+    draws: int = 4096
     seeds: int = 1
 
     def __post_init__(self):
         if self.preset not in presets.names():
             raise ValueError(f"preset: unknown {self.preset!r}; known: {presets.names()}")
-        for name in ("steps", "batch", "hidden", "n_eval", "seeds"):
+        for name in ("width", "draws", "seeds"):
             check_positive_int(name, getattr(self, name))
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr: must be a finite positive number, got {self.lr}")
         steps = list(self.checkpoints)
-        if not steps or steps != sorted(set(steps)) or steps[0] < 0 or steps[-1] > self.steps:
-            raise ValueError(f"checkpoints: must increase strictly within [0, steps], got {self.checkpoints}")
+        if not steps or steps != sorted(set(steps)) or steps[0] < 0 or steps[-1] > self.train.steps:
+            raise ValueError(
+                f"checkpoints: must increase strictly within [0, train.steps], got {self.checkpoints}"
+            )
         if not self.times or not all(math.isfinite(t) and t > 0 for t in self.times):
             raise ValueError(f"times: need finite times t > 0, got {self.times}")
 
@@ -76,16 +78,16 @@ def cells(config: Config, seed: int) -> list[Cell]:
     ]
 
 
-def _measure(model, kind: str, distribution, config: Config, step: int, generator) -> list[dict]:
-    """Both sides of the identity at every time (and every stage for AR-DM) from fresh draws."""
-    if kind == "ar":
-        score, stages = as_conditional_score(model), range(distribution.num_patches)
-    else:
-        score, stages = as_score(model), [None]
+def _measure(network, model: str, distribution, config: Config, step: int, generator) -> list[dict]:
+    """Both sides of the identity at every time (and every stage of a conditional side) from
+    fresh draws."""
+    side = SIDES[model]
+    score = side.score(network)
+    stages = range(distribution.num_patches) if side.conditional else [None]
     rows = []
     for t in config.times:
         for k in stages:
-            identity = dsm_identity(score, distribution, t, config.n_eval, generator, k)
+            identity = dsm_identity(score, distribution, t, config.draws, generator, k)
             row = {"step": step, "t": t, "stage": "joint" if k is None else k}
             for name in ("loss", "score_error", "constant", "difference"):
                 estimate = getattr(identity, name)
@@ -98,11 +100,11 @@ def run_cell(params: Params, device: str) -> dict:
     config = params.config
     distribution = presets.make(config.preset)
     model = build_model(
-        MODELS[params.model],
+        SIDES[params.model].network,
         distribution.dim,
-        distribution.patch_sizes if params.model == "ar" else None,
+        distribution.patch_sizes,
         seed=params.seed,
-        hidden=config.hidden,
+        hidden=config.width,
     )
     generator = torch.Generator().manual_seed(params.seed + 1)
     rows = []
@@ -113,9 +115,7 @@ def run_cell(params: Params, device: str) -> dict:
         if info.step in config.checkpoints:
             rows.extend(_measure(info.model, params.model, distribution, config, info.step, generator))
 
-    train_config = TrainConfig(
-        steps=config.steps, batch=config.batch, lr=config.lr, seed=params.seed, device=device
-    )
+    train_config = config.diffusion.train_config(config.train, seed=params.seed, device=device)
     result = train(model, distribution, train_config, callback=callback)
     return {"seed": params.seed, "model": params.model, "rows": rows, "losses": result.losses}
 
@@ -198,17 +198,25 @@ EXPERIMENT = Experiment(
     claim="The denoising loss minus its known constant equals s_t^2 times the exact (conditional) "
     "score error, at every checkpoint, noise level and stage.",
     profiles={
-        "quick": Config(steps=150, batch=128, checkpoints=(0, 30, 150), times=(0.05, 0.5), n_eval=2048),
-        "default": Config(steps=1500, batch=256, hidden=96, checkpoints=(0, 50, 200, 600, 1500), seeds=3),
+        "quick": Config(
+            train=TrainSpec(steps=150, batch=128, lr=2e-3),
+            checkpoints=(0, 30, 150),
+            times=(0.05, 0.5),
+            draws=2048,
+        ),
+        "default": Config(
+            train=TrainSpec(steps=1500, batch=256, lr=2e-3),
+            width=96,
+            checkpoints=(0, 50, 200, 600, 1500),
+            seeds=3,
+        ),
         "full": Config(
             preset="embedded_pair",
-            steps=20000,
-            batch=1024,
-            hidden=256,
-            lr=1e-3,
+            train=TrainSpec(steps=20000, batch=1024, lr=1e-3),
+            width=256,
             checkpoints=(0, 100, 1000, 5000, 20000),
             times=(0.02, 0.1, 0.5, 2.0),
-            n_eval=16384,
+            draws=16384,
             seeds=4,
         ),
     },
