@@ -37,9 +37,7 @@ never checked.
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,22 +51,23 @@ from synthetic.rules import (
     sample_free,
     sample_parametric,
 )
-from verify.exact import conditional_divergences, grid_ar_sampler_law, grid_sampler_law
+from verify.exact import conditional_divergences
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
-from verify.models import as_conditional_score, as_score, count_parameters
+from verify.models import count_parameters
 from verify.models.conditional import ConditionalScoreMLP
+from verify.models.matching import match_width
 from verify.models.mlp import ScoreMLP
 from verify.models.patch_transformer import PatchTransformerScore
 from verify.models.transformer import CausalTransformerScore
 from verify.models.unet import UNetScore
+from verify.pair import SIDES, Side
 from verify.records import check, metric
 from verify.rules.clean import CleanJoint, CleanPatches
 from verify.rules.detect import detect, ranges
 from verify.rules.metric import rule_errors
 from verify.rules.render import RenderedRules, patch_order, render, unpatchify
 from verify.rules.truth import forward_noise, image_tweedie, mixture_tweedie
-from verify.samplers import sample, sample_ar
-from verify.spec import DiffusionSpec
+from verify.spec import DiffusionSpec, TrainSpec
 from verify.train import train
 from verify.verdicts import Comparison, decide, describe, mean_interval
 
@@ -86,17 +85,17 @@ MC_MEAN = 20000  # process draws for the quadrature mean check
 
 @dataclass(frozen=True)
 class Model:
-    role: str  # "joint" (DDPM) or "ar" (AR-DM)
+    side: Side  # verify.pair.SIDES: "ddpm" (joint) or "ar"
     backbone: str
     label: str
 
 
 MODELS = {
-    "joint-transformer": Model("joint", "transformer", "DDPM (transformer)"),
-    "ar-transformer": Model("ar", "transformer", "AR-DM (transformer)"),
-    "joint-mlp": Model("joint", "mlp", "DDPM (MLP, paper's baseline)"),
-    "ar-mlp": Model("ar", "mlp", "AR-DM (MLP)"),
-    "joint-unet": Model("joint", "unet", "DDPM (UNet)"),
+    "joint-transformer": Model(SIDES["ddpm"], "transformer", "DDPM (transformer)"),
+    "ar-transformer": Model(SIDES["ar"], "transformer", "AR-DM (transformer)"),
+    "joint-mlp": Model(SIDES["ddpm"], "mlp", "DDPM (MLP, paper's baseline)"),
+    "ar-mlp": Model(SIDES["ar"], "mlp", "AR-DM (MLP)"),
+    "joint-unet": Model(SIDES["ddpm"], "unet", "DDPM (UNet)"),
 }
 CELL_UNITS = {  # per-cell quantities reported as means over seeds
     "parameters": "count",
@@ -112,15 +111,10 @@ LABELS = {"data": "truth (floor)", **{name: m.label for name, m in MODELS.items(
 POSITIVE = (
     "width",
     "depth",
-    "head_hidden",
-    "steps",
-    "image_steps",
-    "batch",
-    "image_batch",
-    "sample_steps",
-    "samples",
-    "image_samples",
-    "grid_nodes",
+    "head_width",
+    "draws",
+    "image_draws",
+    "nodes",
     "seeds",
     "image_seeds",
     "unet_levels",
@@ -131,15 +125,15 @@ POSITIVE = (
 @dataclass(frozen=True)
 class Config:
     """tasks: parametric tasks; image_tasks: tasks in image form; size: image side (pixels);
-    width/depth/head_hidden: the AR transformer (the other networks match its parameter count);
-    steps/image_steps, batch/image_batch, lr, lr_schedule, ema_decay: training per form (verify.train), equal
-    for all models; sample_steps: N of the
-    sampling grid (DiffusionSpec, denoise=True); samples/image_samples: generated draws per cell;
-    grid_nodes: nodes per axis of the exact grid law (two-squares); seeds/image_seeds: independently
-    trained seeds per model; primary: the (task, form) runs whose factorisation effect is a primary
-    endpoint (Holm across them); truth_nodes: quadrature cells per interval of every free parameter
-    for the image truth's Tweedie step; unet: add the DDPM UNet row to the image form; margin:
-    declared smallest effect on the sum error (verdicts)."""
+    width/depth/head_width: the AR transformer (the other networks match its parameter count);
+    train/image_train: training per form (verify.spec.TrainSpec), equal for all models;
+    diffusion: the training horizon and the sampler, which must end with the Tweedie step
+    (denoise=True: the rule is read from clean outputs); draws/image_draws: generated draws per
+    cell; nodes: nodes per axis of the exact grid law (two-squares); seeds/image_seeds:
+    independently trained seeds per model; primary: the (task, form) runs whose factorisation
+    effect is a primary endpoint (Holm across them); truth_nodes: quadrature cells per interval
+    of every free parameter for the image truth's Tweedie step; unet: add the DDPM UNet row to
+    the image form; margin: declared smallest effect on the sum error (verdicts)."""
 
     tasks: tuple = ("sun-shadow", "sun-shadow-clip")
     forms: tuple = FORMS
@@ -147,18 +141,13 @@ class Config:
     size: int = 16
     width: int = 32
     depth: int = 2
-    head_hidden: int = 64
-    steps: int = 400
-    image_steps: int = 2000
-    batch: int = 64
-    image_batch: int = 32
-    lr: float = 2e-3
-    lr_schedule: str = "constant"
-    ema_decay: float = 0.99
-    sample_steps: int = 30
-    samples: int = 2000
-    image_samples: int = 300
-    grid_nodes: int = 128
+    head_width: int = 64
+    train: TrainSpec = TrainSpec(steps=400, batch=64, lr=2e-3, ema_decay=0.99)
+    image_train: TrainSpec = TrainSpec(steps=2000, batch=32, lr=2e-3, ema_decay=0.99)
+    diffusion: DiffusionSpec = DiffusionSpec(T=4.0, delta=1e-2, steps=30, denoise=True)
+    draws: int = 2000
+    image_draws: int = 300
+    nodes: int = 128
     seeds: int = 6
     image_seeds: int = 3
     truth_nodes: int = 80
@@ -166,8 +155,6 @@ class Config:
     unet_levels: int = 3
     margin: float = 0.05
     primary: tuple = (("sun-shadow", "parametric"), ("sun-shadow-clip", "parametric"))
-    T: float = 4.0
-    delta: float = 1e-2
 
     def __post_init__(self):
         for name, allowed in (("tasks", tuple(TASKS)), ("forms", FORMS), ("image_tasks", tuple(TASKS))):
@@ -186,41 +173,42 @@ class Config:
             raise ValueError(
                 f"seeds, image_seeds: need >= 2 for paired verdicts, got {self.seeds}, {self.image_seeds}"
             )
-        if min(self.samples, self.image_samples) < 20:
-            raise ValueError(f"samples: need at least 20 for the regression, got {self.samples}")
+        if min(self.draws, self.image_draws) < 20:
+            raise ValueError(
+                f"draws, image_draws: need >= 20 for the regression, got {self.draws}, {self.image_draws}"
+            )
         if self.size < 16 or self.size % 4:
             raise ValueError(f"size: must be a multiple of 4 and >= 16, got {self.size}")
         if self.unet_levels < 2 or self.size % 2 ** (self.unet_levels - 1):
             raise ValueError(
                 f"unet_levels: need >= 2 with size a multiple of 2^(levels-1), got {self.unet_levels}"
             )
-        if not (self.lr > 0 and self.margin > 0):
-            raise ValueError(f"lr, margin: must be positive, got {self.lr}, {self.margin}")
+        if not self.margin > 0:
+            raise ValueError(f"margin: must be positive, got {self.margin}")
+        for name, kind in (("train", TrainSpec), ("image_train", TrainSpec), ("diffusion", DiffusionSpec)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(
+                    f"{name}: must be a {kind.__name__}, got {type(getattr(self, name)).__name__}"
+                )
+        if not self.diffusion.denoise:
+            raise ValueError("diffusion: must end with the Tweedie step (denoise=True)")
         runs = {(t, "parametric") for t in self.tasks if "parametric" in self.forms}
         runs |= {(t, "image") for t in self.image_tasks if "image" in self.forms}
         if not self.primary or any(tuple(p) not in runs for p in self.primary):
             raise ValueError(
                 f"primary: must be a non-empty subset of the runs {sorted(runs)}, got {self.primary}"
             )
-        if not (math.isfinite(self.T) and 0 < self.delta < self.T):
-            raise ValueError(f"delta: must satisfy 0 < delta < T ({self.T}), got {self.delta}")
-
-    @property
-    def spec(self) -> DiffusionSpec:
-        return DiffusionSpec(T=self.T, delta=self.delta, steps=self.sample_steps, denoise=True)
 
 
 PROFILES = {
     "quick": Config(
         tasks=("sun-shadow-clip",),
         primary=(("sun-shadow-clip", "parametric"),),
-        steps=15,
-        image_steps=15,
-        batch=16,
-        image_batch=8,
-        sample_steps=6,
-        samples=100,
-        image_samples=40,
+        train=TrainSpec(steps=15, batch=16, lr=2e-3, ema_decay=0.99),
+        image_train=TrainSpec(steps=15, batch=8, lr=2e-3, ema_decay=0.99),
+        diffusion=DiffusionSpec(T=4.0, delta=1e-2, steps=6, denoise=True),
+        draws=100,
+        image_draws=40,
         seeds=2,
         image_seeds=2,
         truth_nodes=20,
@@ -235,16 +223,13 @@ PROFILES = {
         size=32,
         width=128,
         depth=4,
-        head_hidden=256,
-        steps=4000,
-        image_steps=8000,
-        batch=128,
-        image_batch=64,
-        lr=5e-4,
-        sample_steps=100,
-        samples=4000,
-        image_samples=2000,
-        grid_nodes=256,
+        head_width=256,
+        train=TrainSpec(steps=4000, batch=128, lr=5e-4, ema_decay=0.99),
+        image_train=TrainSpec(steps=8000, batch=64, lr=5e-4, ema_decay=0.99),
+        diffusion=DiffusionSpec(T=4.0, delta=1e-2, steps=100, denoise=True),
+        draws=4000,
+        image_draws=2000,
+        nodes=256,
         seeds=8,
         image_seeds=6,
         unet=True,
@@ -288,19 +273,11 @@ def _data(task, form: str, config: Config):
     return RenderedRules(task, config.size, IMAGE_PATCHES[task.name])
 
 
-def matched(build: Callable[[int], torch.nn.Module], target: int, high: int = 4096) -> int:
-    """The size argument u in [1, high] whose build(u) has the parameter count nearest `target`
-    (counts grow with u, so bisect for the first u at or above it)."""
-    count = lambda u: count_parameters(build(u))  # noqa: E731
-    above = 1 + bisect.bisect_left(range(1, high + 1), target, key=count)
-    return min((max(above - 1, 1), min(above, high)), key=lambda u: abs(count(u) - target))
-
-
 def _network(model: str, form: str, data, config: Config, seed: int) -> torch.nn.Module:
     """The network of `model`, its parameter count matched to the AR transformer's; on the image
     form wrapped to predict the clean image (verify.rules.clean)."""
     sizes, size = data.patch_sizes, {"width": config.width, "depth": config.depth}
-    builders = {
+    builders = {  # network of size argument u
         "ar-transformer": lambda u: CausalTransformerScore(sizes, head_hidden=u, **size),
         "joint-transformer": lambda u: PatchTransformerScore(sizes, head_hidden=u, **size),
         "joint-mlp": lambda u: ScoreMLP(data.dim, hidden=u),
@@ -309,14 +286,18 @@ def _network(model: str, form: str, data, config: Config, seed: int) -> torch.nn
             data.size, base=u, order=patch_order(data.size, data.num_patches), levels=config.unet_levels
         ),
     }
-    target = count_parameters(builders["ar-transformer"](config.head_hidden))
-    units = config.head_hidden if model == "ar-transformer" else matched(builders[model], target)
+    target = count_parameters(builders["ar-transformer"](config.head_width))
+    units = (
+        config.head_width
+        if model == "ar-transformer"
+        else match_width(builders[model], count_parameters, target)
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = builders[model](units)
     if form == "parametric":
         return net
-    return CleanPatches(net) if MODELS[model].role == "ar" else CleanJoint(net)
+    return (CleanPatches if MODELS[model].side.conditional else CleanJoint)(net)
 
 
 def _finite_rows(score, diverged: torch.Tensor):
@@ -335,15 +316,10 @@ def _finite_rows(score, diverged: torch.Tensor):
 def _generate(model: str, net, data, n: int, config: Config, generator, device) -> tuple[torch.Tensor, float]:
     """n draws of the Tweedie-denoised sampler output (rows of diverged chains NaN) and the
     fraction of diverged chains."""
-    spec, diverged = config.spec, torch.zeros(n, dtype=torch.bool)
-    if MODELS[model].role == "ar":
-        score = _finite_rows(as_conditional_score(net), diverged)
-        x = sample_ar(
-            score, data.patch_sizes, spec.time_grid(), n, generator=generator, device=device, denoise=True
-        )
-    else:
-        score = _finite_rows(as_score(net), diverged)
-        x = sample(score, spec.time_grid(), n, data.dim, generator=generator, device=device, denoise=True)
+    side, diverged = MODELS[model].side, torch.zeros(n, dtype=torch.bool)
+    score = _finite_rows(side.score(net), diverged)
+    grid = config.diffusion.time_grid()
+    x = side.sample(score, data.patch_sizes, grid, n, generator=generator, device=device, denoise=True)
     x = x.to("cpu")
     x[diverged | ~torch.isfinite(x).all(dim=1)] = float("nan")
     return x, float(diverged.double().mean())
@@ -353,13 +329,13 @@ def _truth(task, form: str, data, n: int, config: Config, generator, device) -> 
     """The floor: truth -> forward noise to delta -> exact Tweedie step; plus checks of the truth
     (quadrature mean and KL bound; detector exactness on clean renders, detection of raw x_delta)."""
     x0 = data.sample(n, 0.0, generator)
-    x_delta = forward_noise(x0, config.delta, generator)
+    x_delta = forward_noise(x0, config.diffusion.delta, generator)
     if form == "parametric":
         draws = sample_parametric(task, MC_MEAN, generator)
         z = (draws.mean(0) - data.mean()) / (draws.std(0) / math.sqrt(MC_MEAN))
         kl, kl_se = quadrature_kl_bound(task, n=MC_MEAN, generator=generator)
         info = {"mean_max_z": float(z.abs().max()), "quadrature_kl": kl, "quadrature_kl_se": kl_se}
-        return mixture_tweedie(data, x_delta, config.delta), info
+        return mixture_tweedie(data, x_delta, config.diffusion.delta), info
     geometry = task.geometry(sample_free(task, n, generator))
     found, ok = detect(task, render(task, geometry, config.size))
     _, raw_ok = _geometry(task, form, x_delta, config)
@@ -368,7 +344,7 @@ def _truth(task, form: str, data, n: int, config: Config, generator, device) -> 
         "clean_ok": float(ok.double().mean()),
         "x_delta_detect": float(raw_ok.double().mean()),
     }
-    return image_tweedie(data, x_delta, config.delta, config.truth_nodes, device=device), info
+    return image_tweedie(data, x_delta, config.diffusion.delta, config.truth_nodes, device=device), info
 
 
 def _geometry(task, form: str, x: torch.Tensor, config: Config):
@@ -382,11 +358,8 @@ def _geometry(task, form: str, x: torch.Tensor, config: Config):
 def _exact_gaps(mixture, model: str, net, config: Config) -> dict:
     """Two-squares (d = 2): prefix-averaged conditional KL/TV of the early-stopped sampler law
     (grid propagation, verify.exact) against q(x2 | x1)."""
-    grid = config.spec.time_grid()
-    if MODELS[model].role == "ar":
-        law = grid_ar_sampler_law(as_conditional_score(net), grid, n=config.grid_nodes)
-    else:
-        law = grid_sampler_law(as_score(net), grid, 2, n=config.grid_nodes)
+    side = MODELS[model].side
+    law = side.grid_law(side.score(net), config.diffusion.time_grid(), n=config.nodes)
     curves = conditional_divergences(
         law, lambda x2, x1: mixture.conditional_log_prob(1, x2, x1), mixture.marginal(0).log_prob
     )
@@ -397,27 +370,15 @@ def run_cell(params: Params, device: str = "cpu") -> dict:
     config, task = params.config, get_task(params.task)
     generator = torch.Generator().manual_seed(params.seed)
     data = _data(task, params.form, config)
-    n = config.samples if params.form == "parametric" else config.image_samples
+    n = config.draws if params.form == "parametric" else config.image_draws
     out = {"seed": params.seed, "task": params.task, "form": params.form, "model": params.model}
     if params.model == "data":
         x, info = _truth(task, params.form, data, n, config, generator, device)
         out.update(info)
     else:
         net = _network(params.model, params.form, data, config, params.seed)
-        steps, batch = (
-            (config.steps, config.batch)
-            if params.form == "parametric"
-            else (config.image_steps, config.image_batch)
-        )
-        training = config.spec.train_config(
-            steps=steps,
-            batch=batch,
-            lr=config.lr,
-            lr_schedule=config.lr_schedule,
-            ema_decay=config.ema_decay,
-            seed=params.seed,
-            device=device,
-        )
+        spec = config.train if params.form == "parametric" else config.image_train
+        training = config.diffusion.train_config(spec, seed=params.seed, device=device)
         trained = train(net, data, training)
         out.update(
             parameters=count_parameters(trained.model),
@@ -557,7 +518,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             found, missing = _comparisons(config, per_seed, task, form)
             comparisons, undefined = comparisons + found, undefined + missing
     verdicts = decide(comparisons) if comparisons else []
-    series = {"groups": entries, "output": config.spec.output, "paper": PAPER, "undefined": undefined}
+    series = {"groups": entries, "output": config.diffusion.output, "paper": PAPER, "undefined": undefined}
     return Outcome(metrics, checks, series, _summary(entries, verdicts, undefined, config), verdicts)
 
 
@@ -580,7 +541,7 @@ def _attainable(config: Config) -> str:
 
 
 def _summary(entries: list[dict], verdicts: list[dict], undefined: list[str], config: Config) -> dict:
-    lines = [f"output: {config.spec.output}", _attainable(config)]
+    lines = [f"output: {config.diffusion.output}", _attainable(config)]
     for task, form in sorted({(e["task"], e["form"]) for e in entries}):
         rows = [e for e in entries if (e["task"], e["form"]) == (task, form)]
         values = ", ".join(f"{e['label']} {_value(e)}" for e in rows)
