@@ -75,7 +75,7 @@ def draw(record: dict):
         for m in (1, 3)
     ]
     _log_axes(ax_time, K, ticks)
-    ax_time.set_ylabel(f"wall time per {config['samples']} samples (s)")
+    ax_time.set_ylabel(f"wall time per {config['draws']} draws (s)")
     ax_time.set_title(f"(b) wall time on {record['versions']['device']}")
     handles = dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
     handles.update(zip(*reversed(ax_time.get_legend_handles_labels()), strict=True))

@@ -8,7 +8,7 @@ from figures import render
 from verify.experiments import prefix_leakage
 from verify.spec import DiffusionSpec
 
-SMALL = prefix_leakage.Config(sizes=(0.3,), diffusion=DiffusionSpec(steps=12), nodes=64)
+SMALL = prefix_leakage.Config(bias_norms=(0.3,), diffusion=DiffusionSpec(steps=12), nodes=64)
 
 
 def test_small_run_checks_hold_and_ar_conditionals_ignore_the_prefix_bias(tmp_path, quick_record):
@@ -32,8 +32,8 @@ def test_directions_have_unit_norm_so_eps_score_is_matched():
 
 
 def test_config_validation_names_the_field():
-    with pytest.raises(ValueError, match="^sizes:"):
-        prefix_leakage.Config(sizes=(0.0,))
+    with pytest.raises(ValueError, match="^bias_norms:"):
+        prefix_leakage.Config(bias_norms=(0.0,))
     with pytest.raises(ValueError, match="^margin:"):
         prefix_leakage.Config(margin=-1.0)
     with pytest.raises(ValueError, match="^box:"):

@@ -20,11 +20,11 @@ from typing import ClassVar
 import torch
 
 from bounds.hierarchy import LEVELS, LINKS
-from verify import grids
 from verify.exact import richardson
 from verify.experiments import Cell, check_positive_int
 from verify.metrics.girsanov import GIRSANOV_SCHEMES
 from verify.records import MARGIN_SE, check
+from verify.spec import DiffusionSpec
 
 __all__ = [
     "LEVELS",
@@ -47,8 +47,10 @@ def _positive_float(name: str, value) -> None:
 class SweepConfig:
     """What every hierarchy sweep shares. settings: (target, score) pairs; steps: the N sweep;
     draws: Monte Carlo draws per bound; sub_steps: Simpson intervals per step (Girsanov);
-    grid_nodes: two grid resolutions (Richardson) for the d <= 2 grid law on [-box, box]^d;
-    perturbation: size of the score error field. Subclasses name their TARGETS and SCORES."""
+    nodes: grid nodes per axis for the d <= 2 grid law on [-box, box]^d, refined to 2 nodes for
+    Richardson (`resolutions`); perturbation: size of the score error field; `diffusion(N)` the
+    sampler of N steps on the sweep's (T, delta, grid, scheme). Subclasses name their TARGETS and
+    SCORES."""
 
     TARGETS: ClassVar[tuple[str, ...]] = ()
     SCORES: ClassVar[tuple[str, ...]] = ()
@@ -61,7 +63,7 @@ class SweepConfig:
     delta: float = 0.02
     draws: int = 2000
     sub_steps: int = 8
-    grid_nodes: tuple[int, int] = (96, 192)
+    nodes: int = 96
     box: float = 7.0
     perturbation: float = 0.3
 
@@ -79,23 +81,28 @@ class SweepConfig:
             raise ValueError(f"steps: need at least two distinct N (to fit C), got {self.steps}")
         for n in self.steps:
             check_positive_int("steps", n)
-        if self.grid not in grids.GRIDS:
-            raise ValueError(f"grid: must be one of {grids.GRIDS}, got {self.grid!r}")
         if self.scheme not in GIRSANOV_SCHEMES:
             raise ValueError(f"scheme: must be one of {GIRSANOV_SCHEMES} (Girsanov), got {self.scheme!r}")
-        for name in ("T", "delta", "box", "perturbation"):
+        for name in ("box", "perturbation"):
             _positive_float(name, getattr(self, name))
-        if self.delta >= self.T:
-            raise ValueError(f"delta: must be below T ({self.T}), got {self.delta}")
-        for name in ("draws", "sub_steps"):
+        self.diffusion(1)  # checks T, delta and the grid
+        for name in ("draws", "sub_steps", "nodes"):
             check_positive_int(name, getattr(self, name))
         if self.draws < 2:
             raise ValueError(f"draws: need at least 2 for a standard error, got {self.draws}")
         if self.sub_steps % 4:
             raise ValueError(f"sub_steps: must be a multiple of 4, got {self.sub_steps}")
-        low, high = self.grid_nodes
-        if not (isinstance(low, int) and isinstance(high, int) and 8 <= low < high):
-            raise ValueError(f"grid_nodes: need two increasing resolutions >= 8, got {self.grid_nodes}")
+        if self.nodes < 8:
+            raise ValueError(f"nodes: need at least 8, got {self.nodes}")
+
+    def diffusion(self, steps: int) -> DiffusionSpec:
+        """The sweep's sampler with N = `steps` (its T and delta are also the training horizon)."""
+        return DiffusionSpec(self.T, self.delta, steps, self.grid, self.scheme)
+
+    @property
+    def resolutions(self) -> tuple[int, int]:
+        """The Richardson pair (nodes, 2 nodes)."""
+        return self.nodes, 2 * self.nodes
 
 
 def sweep_cells(name: str, params, config: SweepConfig, seed: int) -> list[Cell]:

@@ -22,7 +22,6 @@ import torch
 
 from synthetic.base import Distribution
 from synthetic.presets import dependent_pair, gaussian_chain
-from verify import grids
 from verify.exact import (
     GridLaw,
     conditional_divergences,
@@ -146,10 +145,10 @@ def grid_stage_gaps(target, score, grid, config: Config) -> dict:
     """Per-stage and joint KLs from the AR grid law (K = 2, 1-D patches), Richardson over two
     resolutions; the chain-rule margin is the sum of their grid-error estimates."""
     delta = float(grid[-1])
-    laws = [grid_ar_sampler_law(score, grid, config.box, n, config.scheme) for n in config.grid_nodes]
+    laws = [grid_ar_sampler_law(score, grid, config.box, n, config.scheme) for n in config.resolutions]
     firsts = [
         grid_sampler_law(lambda x, t: score(0, x, x[:, :0], t), grid, 1, config.box, n, config.scheme)
-        for n in config.grid_nodes
+        for n in config.resolutions
     ]
     values = [_grid_stage_values(law, first, target, delta) for law, first in zip(laws, firsts, strict=True)]
     dxs = [law.dx for law in laws]
@@ -176,7 +175,7 @@ def run_cell(params: Params, device: str) -> dict:
     generator = torch.Generator().manual_seed(params.seed)
     rows = []
     for N in config.steps:
-        grid = grids.by_name(config.grid, config.T, N, config.delta)
+        grid = config.diffusion(N).time_grid()
         if affine is not None:
             gaps = gaussian_stage_gaps(target, affine, grid, config.scheme)
         else:
@@ -268,21 +267,21 @@ PROFILES = {
         settings=(("chain", "exact"), ("chain", "perturbed"), ("pair", "exact"), ("pair", "perturbed")),
         steps=(8, 16, 32),
         draws=600,
-        grid_nodes=(96, 192),
+        nodes=96,
         K=3,
     ),
     "default": Config(
         settings=tuple((t, s) for t in TARGETS for s in SCORES),
         steps=(8, 16, 32, 64),
         draws=2000,
-        grid_nodes=(128, 256),
+        nodes=128,
         K=4,
     ),
     "full": Config(
         settings=tuple((t, s) for t in TARGETS for s in SCORES),
         steps=(8, 16, 32, 64, 128, 256),
         draws=20_000,
-        grid_nodes=(256, 512),
+        nodes=256,
         K=8,
     ),
 }

@@ -30,7 +30,6 @@ from bounds.core import subs_by_name
 from bounds.fit import fit_constant
 from synthetic.ou import ou_scale, ou_variance
 from synthetic.presets import anisotropic_2d, gaussian_chain
-from verify import grids
 from verify.exact import gaussian_sampler_law, grid_divergences, grid_sampler_law
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.hierarchy import (
@@ -50,7 +49,8 @@ from verify.metrics.path_kl import chain_path_kl
 from verify.models import as_score, build_model
 from verify.records import metric
 from verify.samplers.perturb import Bias, RotationField
-from verify.train import TrainConfig, train
+from verify.spec import TrainSpec
+from verify.train import train
 
 NAME = "bound_hierarchy_ddpm"
 TARGETS = ("gauss2", "gauss8", "gauss32", "mixture2")
@@ -59,18 +59,19 @@ SCORES = ("exact", "perturbed", "learned")
 
 @dataclass(frozen=True)
 class Config(SweepConfig):
-    """DDPM sweep; train_steps and hidden size the learned MLP."""
+    """DDPM sweep; the learned MLP has `width` units and trains with `train` on the sweep's horizon."""
 
     TARGETS: ClassVar[tuple[str, ...]] = TARGETS
     SCORES: ClassVar[tuple[str, ...]] = SCORES
 
-    train_steps: int = 300
-    hidden: int = 32
+    train: TrainSpec = TrainSpec(steps=300, batch=256, lr=3e-3, ema_decay=0.99)
+    width: int = 32
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("train_steps", "hidden"):
-            check_positive_int(name, getattr(self, name))
+        check_positive_int("width", self.width)
+        if not isinstance(self.train, TrainSpec):
+            raise ValueError(f"train: must be a TrainSpec, got {type(self.train).__name__}")
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,8 @@ def build_score(target, kind: str, config: Config, seed: int, device: str):
             score = Bias(target.score, sign_vector(target.dim, config.perturbation))
             return score, lambda t: score.affine(*target.affine_score(t), t)
         return RotationField(target.score, quarter_turn(), config.perturbation), None
-    model = build_model("mlp", target.dim, seed=seed, hidden=config.hidden).double()
-    settings = TrainConfig(
-        steps=config.train_steps,
-        batch=256,
-        lr=3e-3,
-        ema_decay=0.99,
-        T=config.T,
-        delta=config.delta,
-        seed=seed,
-        device=device,
-    )
+    model = build_model("mlp", target.dim, seed=seed, hidden=config.width).double()
+    settings = config.diffusion(max(config.steps)).train_config(config.train, seed=seed, device=device)
     return as_score(train(model, target, settings).ema), None
 
 
@@ -151,7 +143,7 @@ def exact_gap(target, score, affine, grid, config: SweepConfig) -> dict:
         def law_at(n):
             return grid_sampler_law(score, grid, target.dim, config.box, n, config.scheme)
 
-        out = grid_gap(law_at, lambda x: target.log_prob(x, delta), config.grid_nodes)
+        out = grid_gap(law_at, lambda x: target.log_prob(x, delta), config.resolutions)
         return {**out, "method": "grid"}
     return {
         "gap": math.nan,
@@ -210,7 +202,7 @@ def run_cell(params: Params, device: str) -> dict:
     constants = target_constants(target, config.delta, generator)
     rows = []
     for N in config.steps:
-        grid = grids.by_name(config.grid, config.T, N, config.delta)
+        grid = config.diffusion(N).time_grid()
         chain = chain_path_kl(target, score, grid, config.draws, config.scheme, generator)
         girsanov = girsanov_bound(
             target, score, grid, config.draws, config.scheme, generator, config.sub_steps
@@ -320,25 +312,25 @@ PROFILES = {
         ),
         steps=(8, 16, 32),
         draws=600,
-        grid_nodes=(96, 192),
-        train_steps=150,
-        hidden=32,
+        nodes=96,
+        train=TrainSpec(steps=150, batch=256, lr=3e-3, ema_decay=0.99),
+        width=32,
     ),
     "default": Config(
         settings=tuple((t, s) for t in TARGETS for s in SCORES),
         steps=(8, 16, 32, 64),
         draws=2000,
-        grid_nodes=(128, 256),
-        train_steps=1500,
-        hidden=64,
+        nodes=128,
+        train=TrainSpec(steps=1500, batch=256, lr=3e-3, ema_decay=0.99),
+        width=64,
     ),
     "full": Config(
         settings=tuple((t, s) for t in TARGETS for s in SCORES),
         steps=(8, 16, 32, 64, 128, 256),
         draws=20_000,
-        grid_nodes=(256, 512),
-        train_steps=20_000,
-        hidden=128,
+        nodes=256,
+        train=TrainSpec(steps=20_000, batch=256, lr=3e-3, ema_decay=0.99),
+        width=128,
     ),
 }
 

@@ -11,12 +11,12 @@ here). DDPM: `ScoreMLP` on R^d (P parameters, M multiply-accumulates per sample 
 - patch-context: `PatchContextScore`, a context encoder run once per stage and one patch-sized
   denoiser per stage run at every step, P parameters in total;
 - patch-context-flops: the same form with each denoiser's per-call cost matched to M instead;
-- transformer-cached: `CausalTransformerScore` (backbone width hidden / 4, head width chosen for P
+- transformer-cached: `CausalTransformerScore` (backbone width `width` / 4, head width chosen for P
   parameters in total), the prefix's keys and values cached across stages (one new token per
   stage) and only the head run at every step.
 Staged forms sample through `verify.models.staged.StagedScore`.
 
-Wall time: `samples` draws per run on `device`; every round times DDPM and each form once in turn
+Wall time: `draws` per run on `device`; every round times DDPM and each form once in turn
 (`verify.timing.interleaved_times`), `repeats` rounds; the ratio of round r is AR time / DDPM time.
 Verdict ("only moderately larger"), declared in the config: per round and form, the log-log slope b
 of the time ratio against K (`verify.cost.moderate_growth`; primary: the deployed forms
@@ -65,16 +65,16 @@ PRIMARY = ("patch-context", "transformer-cached")
 
 @dataclass(frozen=True)
 class Config:
-    """d fixed, K in patch_counts (each dividing d), target KL eps^2; `samples` drawn per timed
-    run, `repeats` rounds; DDPM MLP of width `hidden` and `depth` hidden layers; the verdict's
+    """d fixed, K in patch_counts (each dividing d), target KL eps^2; `draws` per timed
+    run, `repeats` rounds; DDPM MLP of width `width` and `depth` hidden layers; the verdict's
     `moderate_slope` and `margin`."""
 
     dim: int = 8
     patch_counts: tuple = (1, 2, 4, 8)
     eps: float = 0.3
-    samples: int = 2048
+    draws: int = 2048
     repeats: int = 7
-    hidden: int = 128
+    width: int = 128
     depth: int = 3
     moderate_slope: float = 0.9
     margin: float = 0.1
@@ -83,7 +83,7 @@ class Config:
     max_steps: int = 2**16
 
     def __post_init__(self):
-        for name in ("dim", "samples", "repeats", "hidden", "depth", "max_steps"):
+        for name in ("dim", "draws", "repeats", "width", "depth", "max_steps"):
             check_positive_int(name, getattr(self, name))
         counts = check_positive_ints("patch_counts", self.patch_counts)
         if any(self.dim % K for K in counts) or len(counts) < 2:
@@ -106,9 +106,9 @@ class Config:
 
 
 PROFILES = {
-    "quick": Config(patch_counts=(1, 2, 4), eps=0.3, samples=256, repeats=3, hidden=32),
+    "quick": Config(patch_counts=(1, 2, 4), eps=0.3, draws=256, repeats=3, width=32),
     "default": Config(),
-    "full": Config(dim=16, patch_counts=(1, 2, 4, 8, 16), eps=0.1, samples=16384, repeats=10, hidden=512),
+    "full": Config(dim=16, patch_counts=(1, 2, 4, 8, 16), eps=0.1, draws=16384, repeats=10, width=512),
 }
 
 
@@ -144,8 +144,8 @@ def _forms(sizes, c: Config, ddpm: torch.nn.Module, seed: int) -> dict:
     """Each AR-DM form: (network, score callable, per-step MACs per stage, per-stage MACs)."""
     target, step_macs = count_parameters(ddpm), linear_macs(ddpm)
     backbone = max(
-        8, 4 * round(c.hidden / 16)
-    )  # transformer width (4 heads): hidden / 4; its head takes the rest
+        8, 4 * round(c.width / 16)
+    )  # transformer width (4 heads): width / 4; its head takes the rest
     builders = {
         "equal-mlp": (lambda w: ConditionalScoreMLP(sizes, hidden=w, depth=c.depth), count_parameters, 1),
         "patch-context": (lambda w: PatchContextScore(sizes, hidden=w, depth=c.depth), count_parameters, 1),
@@ -196,11 +196,11 @@ def run_cell(params: Params, device: str) -> dict:
     ar_steps = problem.allocate(c.eps, "best", c.max_steps).steps
     ddpm_grid = exponential_linear(problem.ddpm_t(c.eps), ddpm_steps, c.delta)
     ar_grids = [exponential_linear(T, n, c.delta) for T, n in zip(problem.ar_t(c.eps), ar_steps, strict=True)]
-    ddpm_model = _seeded(lambda w: ScoreMLP(c.dim, hidden=w, depth=c.depth), params.seed)(c.hidden).to(device)
+    ddpm_model = _seeded(lambda w: ScoreMLP(c.dim, hidden=w, depth=c.depth), params.seed)(c.width).to(device)
     forms = _forms(problem.sizes, c, ddpm_model, params.seed + 1)
     generator = torch.Generator(device=device)
 
-    def runner(score, ar: bool, n: int = c.samples):
+    def runner(score, ar: bool, n: int = c.draws):
         def run():
             generator.manual_seed(params.seed)
             if ar:
@@ -293,7 +293,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 mean,
                 "1",
                 f"wall time AR-DM ({form}) / DDPM per round, mean over {config.repeats} interleaved rounds "
-                f"({config.samples} samples; 95% t-interval)",
+                f"({config.draws} draws; 95% t-interval)",
                 ci=ci,
             )
         mean, _, ci = mean_interval(slopes[form])

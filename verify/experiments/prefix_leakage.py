@@ -53,12 +53,12 @@ CLAIM = "a score error in the prefix direction moves DDPM's conditional law of x
 
 @dataclass(frozen=True)
 class Config:
-    """strength: dependence of the target; sizes: bias norms beta; diffusion: the sampler (its
+    """strength: dependence of the target; bias_norms: the norms beta of the bias; diffusion: the sampler (its
     T and delta fix eps_score^2 = beta^2 (T - delta)); nodes, box: the grid (refinement at
     3 nodes / 2); margin: the smallest response difference of interest, in nats."""
 
     strength: float = 0.95
-    sizes: tuple = (0.1, 0.2, 0.4)
+    bias_norms: tuple = (0.1, 0.2, 0.4)
     diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
     nodes: int = 192
     box: float = 6.5
@@ -67,8 +67,8 @@ class Config:
     def __post_init__(self):
         if not (math.isfinite(self.strength) and 0 < self.strength < 1):
             raise ValueError(f"strength: must be in (0, 1), got {self.strength}")
-        if not self.sizes or any(not (math.isfinite(s) and s > 0) for s in self.sizes):
-            raise ValueError(f"sizes: must be positive bias norms, got {self.sizes}")
+        if not self.bias_norms or any(not (math.isfinite(s) and s > 0) for s in self.bias_norms):
+            raise ValueError(f"bias_norms: must be positive, got {self.bias_norms}")
         if not isinstance(self.diffusion, DiffusionSpec):
             raise ValueError(f"diffusion: must be a DiffusionSpec, got {type(self.diffusion).__name__}")
         check_positive_int("nodes", self.nodes)
@@ -90,7 +90,7 @@ class Params:
 
 
 def cells(config: Config, seed: int) -> list[Cell]:
-    runs = [("exact", 0.0)] + [(d, s) for d in DIRECTIONS for s in config.sizes]
+    runs = [("exact", 0.0)] + [(d, s) for d in DIRECTIONS for s in config.bias_norms]
     return [
         Cell(
             NAME,
@@ -132,9 +132,9 @@ def _response(results, model: str, direction: str, size: float, key: str) -> tup
 
 
 def aggregate(config: Config, results: list[dict]) -> Outcome:
-    eps2 = [s**2 * (config.diffusion.T - config.diffusion.delta) for s in config.sizes]
+    eps2 = [s**2 * (config.diffusion.T - config.diffusion.delta) for s in config.bias_norms]
     metrics, checks, verdicts = {}, [], []
-    series = {"sizes": list(config.sizes), "eps_score_squared": eps2}
+    series = {"bias_norms": list(config.bias_norms), "eps_score_squared": eps2}
     (sample,) = [r for r in results if (r["model"], r["direction"]) == ("ddpm", "exact")]
     keys = [k for k in refined(sample["values"], sample["finer"]) if not k.startswith("binned")]
     for model in MODELS:
@@ -146,16 +146,16 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             )
         for direction in DIRECTIONS:
             for key in keys:
-                pairs = [_response(results, model, direction, s, key) for s in config.sizes]
+                pairs = [_response(results, model, direction, s, key) for s in config.bias_norms]
                 series[f"{model}_{direction}_{key}"] = [v for v, _ in pairs]
                 series[f"{model}_{direction}_{key}_grid_error"] = [e for _, e in pairs]
-                for s, (value, error) in zip(config.sizes, pairs, strict=True):
+                for s, (value, error) in zip(config.bias_norms, pairs, strict=True):
                     metrics[f"{model}_{direction}_{s:g}_{key}_response"] = metric(
                         value,
                         "nats",
                         f"exact grid law; E(beta) - E(0); grid error {error:.2g} (refinement pair)",
                     )
-    for s in config.sizes:
+    for s in config.bias_norms:
         for key in PRIMARY:
             (d_value, d_err), (a_value, a_err) = (_response(results, m, "prefix", s, key) for m in MODELS)
             verdicts.append(
@@ -171,7 +171,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
                 error + 1e-12,
             )
         )
-    at = len(config.sizes) // 2
+    at = len(config.bias_norms) // 2
     summary = ", ".join(
         f"{d}: DDPM {series[f'ddpm_{d}_average_kl'][at]:+.3g} / AR-DM {series[f'ar_{d}_average_kl'][at]:+.3g}"
         for d in DIRECTIONS
@@ -184,7 +184,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         {
             "measured": (
                 f"leakage {overall(verdicts)} ({supported}/{len(verdicts)} endpoint-size pairs supported); "
-                f"response of the average conditional KL to a bias of norm {config.sizes[at]:g} "
+                f"response of the average conditional KL to a bias of norm {config.bias_norms[at]:g} "
                 f"(eps_score^2 = {eps2[at]:.3g}, matched): {summary} nats"
             ),
             "bound": "AR-DM: prefix-direction error leaves the average conditional KL unchanged (exact)",
@@ -194,9 +194,9 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
 
 
 PROFILES = {
-    "quick": Config(sizes=(0.2,), diffusion=DiffusionSpec(steps=30), nodes=64),
+    "quick": Config(bias_norms=(0.2,), diffusion=DiffusionSpec(steps=30), nodes=64),
     "default": Config(),
-    "full": Config(sizes=(0.05, 0.1, 0.2, 0.4, 0.8), diffusion=DiffusionSpec(steps=100), nodes=320),
+    "full": Config(bias_norms=(0.05, 0.1, 0.2, 0.4, 0.8), diffusion=DiffusionSpec(steps=100), nodes=320),
 }
 
 EXPERIMENT = Experiment(
