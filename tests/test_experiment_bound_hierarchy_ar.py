@@ -10,7 +10,7 @@ SMALL = experiment.Config(
     settings=(("chain", "perturbed"), ("pair", "perturbed")),
     steps=(8, 16),
     draws=400,
-    grid_nodes=(64, 128),
+    nodes=64,
     K=3,
 )
 

@@ -11,14 +11,15 @@ from scipy import integrate, stats
 from figures import render
 from verify.experiments import bound_hierarchy_ddpm as experiment
 from verify.grids import by_name
+from verify.spec import TrainSpec
 
 SMALL = experiment.Config(
     settings=(("gauss8", "perturbed"), ("mixture2", "perturbed"), ("gauss2", "learned")),
     steps=(8, 16),
     draws=400,
-    grid_nodes=(64, 128),
-    train_steps=40,
-    hidden=16,
+    nodes=64,
+    train=TrainSpec(steps=40, batch=256, lr=3e-3, ema_decay=0.99),
+    width=16,
 )
 
 
@@ -89,8 +90,9 @@ def test_record_schema_through_the_runner_and_its_figure(quick_record, tmp_path)
         ("scheme", "ancestral"),
         ("delta", 5.0),
         ("sub_steps", 6),
-        ("grid_nodes", (128, 64)),
-        ("train_steps", 0),
+        ("nodes", 4),
+        ("width", 0),
+        ("train", 40),
     ],
 )
 def test_config_rejects_bad_fields(field, value):

@@ -7,13 +7,18 @@ import torch
 from figures import render
 from verify.experiments import conditional_gap
 from verify.pair import PairSpec
-from verify.spec import DiffusionSpec
+from verify.spec import DiffusionSpec, TrainSpec
 
 SMALL = conditional_gap.Config(
     rare_weights=(0.03,),
     seeds=2,
     rare_seeds=2,
-    spec=PairSpec(ar_hidden=16, steps=30, batch=64, diffusion=DiffusionSpec(steps=40), checkpoints=(0.5,)),
+    spec=PairSpec(
+        width=16,
+        train=TrainSpec(steps=30, batch=64, lr=2e-3),
+        diffusion=DiffusionSpec(steps=40),
+        checkpoints=(0.5,),
+    ),
     nodes=64,
 )
 

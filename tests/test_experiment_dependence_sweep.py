@@ -8,12 +8,12 @@ from scipy import integrate
 from figures import render
 from verify.experiments import dependence_sweep
 from verify.pair import PairSpec
-from verify.spec import DiffusionSpec
+from verify.spec import DiffusionSpec, TrainSpec
 
 SMALL = dependence_sweep.Config(
     strengths=(0.0, 0.9),
     seeds=2,
-    spec=PairSpec(ar_hidden=12, steps=30, batch=64, diffusion=DiffusionSpec(steps=12)),
+    spec=PairSpec(width=12, train=TrainSpec(steps=30, batch=64, lr=2e-3), diffusion=DiffusionSpec(steps=12)),
     nodes=64,
     draws=4096,
 )

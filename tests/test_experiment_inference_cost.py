@@ -14,7 +14,7 @@ from verify.experiments.inference_cost import FORMS, Config
         ({"patch_counts": (3,)}, "patch_counts"),
         ({"patch_counts": (2,)}, "patch_counts"),
         ({"repeats": 1}, "repeats"),
-        ({"samples": 0}, "samples"),
+        ({"draws": 0}, "draws"),
         ({"eps": 0.0}, "eps"),
         ({"rho": -0.1}, "rho"),
         ({"delta": 2.0}, "delta"),
@@ -30,7 +30,7 @@ def test_cell_counts_calls_and_matches_network_sizes():
     """Counted calls: N for DDPM and sum_k N_k (the best allocation) for every form; staged forms
     compute one context per stage; parameter-matched forms within 10% of DDPM's count (the
     transformer's width moves in steps of its 4 heads), the MAC-matched one within 10% per call."""
-    config = Config(patch_counts=(1, 4), eps=0.3, samples=8, repeats=2, hidden=32)
+    config = Config(patch_counts=(1, 4), eps=0.3, draws=8, repeats=2, width=32)
     result = inference_cost.run_cell(inference_cost.cells(config, 0)[1].params, "cpu")
     assert result["ddpm"]["calls"] == result["steps"]["ddpm"]
     assert len(result["steps"]["ar"]) == 4

@@ -9,13 +9,13 @@ import torch
 from figures import render
 from verify.experiments import limited_context
 from verify.experiments.limited_context import Config, Params, _exact, observed_chain, run_cell
-from verify.spec import DiffusionSpec
+from verify.spec import DiffusionSpec, TrainSpec
 
 
 def test_cmi_of_first_pair_is_the_bivariate_gaussian_mutual_information():
     """Stage 1 with no window: I(x^1; x^0) = -1/2 log(1 - corr^2)."""
     config = Config(
-        K=3, windows=(0, 2), diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=40), n_mc=2000, steps=0
+        K=3, windows=(0, 2), diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=40), draws=2000, train=None
     )
     rows = _exact(config, seed=0)["rows"]
     cov = observed_chain(3, config.radius, config.angle).covariances[0]
@@ -46,7 +46,9 @@ def test_learned_network_trains_on_the_horizon_it_is_evaluated_on(monkeypatch):
 
     monkeypatch.setattr(limited_context, "train", spy)
     spec = DiffusionSpec(T=5.5, delta=2e-3, steps=5)
-    config = Config(K=3, diffusion=spec, steps=2, hidden=8, N_eval=2, n_eval=16, times=(0.1,))
+    config = Config(
+        K=3, diffusion=spec, train=TrainSpec(steps=2), width=8, eval_steps=2, eval_draws=16, times=(0.1,)
+    )
     run_cell(Params(config, "learned", 0), "cpu")
     assert [(c.T, c.delta) for c in seen] == [(5.5, 2e-3)]
 

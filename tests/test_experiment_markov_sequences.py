@@ -1,29 +1,14 @@
-"""Claim 8 experiment: the per-patch DDPM score-error split, one horizon for training and
-sampling, the quick profile end to end (its verdicts are a smoke test, not evidence)."""
+"""Claim 8 experiment: one horizon for training and sampling, the quick profile end to end (its
+verdicts are a smoke test, not evidence)."""
 
 import pytest
-import torch
 
 from figures import render
-from synthetic import presets
-from verify import grids
+from verify import pair
 from verify.experiments import markov_sequences
-from verify.experiments.markov_sequences import Config, Params, ddpm_patch_errors, run_cell
-from verify.spec import DiffusionSpec
-
-
-def test_ddpm_patch_errors_of_a_shifted_exact_score_are_the_shift_norms():
-    """s = grad log q_t + c: patch k's error is ||c^k||^2 at every t, so its term is T_span ||c^k||^2."""
-    dist = presets.markov_sequence(K=3, S=2, p=2)
-    shift = torch.tensor([0.1, -0.2, 0.3, 0.0, -0.5, 0.4], dtype=torch.float64)
-    grid = grids.uniform(2.0, 4, 0.5)
-    errors = ddpm_patch_errors(
-        lambda x, t: dist.score(x, t) + shift, dist, grid, 64, torch.Generator().manual_seed(0)
-    )
-    expected = (1.5 * shift.reshape(3, 2).square().sum(-1)).tolist()
-    assert [value for value, _ in errors] == pytest.approx(expected, rel=1e-9)
-    exact = ddpm_patch_errors(dist.score, dist, grid, 64, torch.Generator().manual_seed(0))
-    assert [value for value, _ in exact] == [0.0, 0.0, 0.0]
+from verify.experiments.markov_sequences import Config, Params, run_cell
+from verify.pair import PairSpec
+from verify.spec import DiffusionSpec, TrainSpec
 
 
 @pytest.mark.parametrize(
@@ -33,8 +18,8 @@ def test_ddpm_patch_errors_of_a_shifted_exact_score_are_the_shift_norms():
         ({"K": 2}, "K"),
         ({"seeds": 1}, "seeds"),
         ({"margin_stay": 0.0}, "margin_stay"),
-        ({"diffusion": 6.0}, "diffusion"),
-        ({"ema_decay": 1.0}, "ema_decay"),
+        ({"spec": 6.0}, "spec"),
+        ({"draws": 3}, "draws"),
     ],
 )
 def test_bad_input_names_the_parameter(fields, match):
@@ -46,24 +31,22 @@ def test_bad_input_names_the_parameter(fields, match):
 def test_networks_train_on_the_horizon_they_are_sampled_from(kind, monkeypatch):
     """The training config is the spec's: times on [delta, T] of the sampler's grid."""
     seen = []
-    real_train = markov_sequences.train
+    real_train = pair.train
 
-    def spy(model, dist, config):
+    def spy(model, dist, config, **kw):
         seen.append(config)
-        return real_train(model, dist, config)
+        return real_train(model, dist, config, **kw)
 
-    monkeypatch.setattr(markov_sequences, "train", spy)
+    monkeypatch.setattr(pair, "train", spy)
     spec = DiffusionSpec(T=5.5, delta=2e-3, steps=5, denoise=True)
     config = Config(
         K=3,
         S=2,
-        steps=2,
-        hidden=8,
-        diffusion=spec,
-        n_samples=200,
-        N_eval=2,
-        n_eval=16,
-        n_confusion=1000,
+        spec=PairSpec(width=8, train=TrainSpec(steps=2), diffusion=spec),
+        draws=200,
+        eval_steps=2,
+        eval_draws=16,
+        confusion_draws=1000,
         seeds=2,
     )
     run_cell(Params(config, kind, 0), "cpu")

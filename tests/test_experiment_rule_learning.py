@@ -12,16 +12,17 @@ from verify.experiments import load
 from verify.experiments.rule_learning import DESIGN, Config, _finite_rows, aggregate
 from verify.records import to_jsonable, validate_record, versions
 from verify.samplers import sample
+from verify.spec import DiffusionSpec, TrainSpec
 
 TINY = {
     "tasks": ("two-squares",),
     "image_tasks": ("two-squares",),
-    "steps": 5,
-    "image_steps": 3,
-    "sample_steps": 4,
-    "samples": 30,
-    "image_samples": 20,
-    "grid_nodes": 32,
+    "train": TrainSpec(steps=5, batch=16, lr=2e-3, ema_decay=0.99),
+    "image_train": TrainSpec(steps=3, batch=8, lr=2e-3, ema_decay=0.99),
+    "diffusion": DiffusionSpec(T=4.0, delta=1e-2, steps=4, denoise=True),
+    "draws": 30,
+    "image_draws": 20,
+    "nodes": 32,
     "truth_nodes": 40,
     "primary": (("two-squares", "parametric"),),
 }
@@ -73,7 +74,7 @@ def test_default_profile_declares_the_seed_counts():
     default = load("rule_learning").profiles["default"]
     assert default.seeds >= 5 and default.image_seeds >= 3
     assert len(default.primary) * 2.0**-default.seeds <= 0.05  # the primary family can reach 5%
-    assert load("rule_learning").profiles["full"].samples >= 2000
+    assert load("rule_learning").profiles["full"].draws >= 2000
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,9 @@ def test_default_profile_declares_the_seed_counts():
         ("margin", 0.0),
         ("tasks", ("nope",)),
         ("image_tasks", ("sun-shadow-clip",)),
-        ("samples", 5),
+        ("draws", 5),
+        ("diffusion", DiffusionSpec(denoise=False)),
+        ("train", 400),
         ("primary", (("two-squares", "image"),)),
     ],
 )

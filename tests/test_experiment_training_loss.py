@@ -14,7 +14,8 @@ from verify.experiments.training_loss import Config
         ("checkpoints", {"checkpoints": (0, 500)}),
         ("checkpoints", {"checkpoints": (20, 10)}),
         ("times", {"times": (0.0, 0.5)}),
-        ("steps", {"steps": 0}),
+        ("width", {"width": 0}),
+        ("draws", {"draws": 0}),
     ],
 )
 def test_config_rejects_bad_fields(field, kwargs):

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from verify.experiments.rule_learning import matched
 from verify.models import count_parameters
+from verify.models.matching import match_width
 from verify.models.mlp import ScoreMLP
 from verify.models.patch_transformer import PatchTransformerScore
 
@@ -35,7 +35,7 @@ def test_rows_are_independent():
 
 def test_matched_size_is_nearest_by_brute_force():
     target = 5000
-    units = matched(lambda u: ScoreMLP(4, hidden=u), target, high=200)
+    units = match_width(lambda u: ScoreMLP(4, hidden=u), count_parameters, target)
     counts = {u: count_parameters(ScoreMLP(4, hidden=u)) for u in range(1, 201)}
     assert abs(counts[units] - target) == min(abs(c - target) for c in counts.values())
 

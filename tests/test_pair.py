@@ -1,5 +1,6 @@
 """verify.pair, the DDPM / AR-DM pair: width matching against brute force, reproducible paired
-training, the exact-score identity of both samplers on a product target, and the paired helpers."""
+training, both sides' per-patch score errors against a closed form, the exact-score identity of
+both samplers on a product target, and the paired helpers."""
 
 import math
 
@@ -7,15 +8,16 @@ import pytest
 import torch
 
 from synthetic import presets
+from verify import grids
 from verify.models import build_model, count_parameters
-from verify.pair import PairSpec, hidden_width, log_ratios, measure, paired_rows, train_model
-from verify.spec import DiffusionSpec
+from verify.pair import SIDES, PairSpec, log_ratios, matched_width, measure, paired_rows, train_model
+from verify.spec import DiffusionSpec, TrainSpec
 
 PAIR = presets.dependent_pair(0.9)
 
 
 def test_ddpm_width_is_the_brute_force_closest_parameter_count():
-    spec = PairSpec(ar_hidden=24, depth=2)
+    spec = PairSpec(width=24, depth=2)
     for target in (PAIR, presets.embedded_pair(0.9, p=8)):
         dim, sizes = target.dim, target.patch_sizes
         wanted = count_parameters(build_model("conditional-mlp", dim, sizes, hidden=24, depth=2))
@@ -23,14 +25,34 @@ def test_ddpm_width_is_the_brute_force_closest_parameter_count():
             h: abs(count_parameters(build_model("mlp", dim, hidden=h, depth=2)) - wanted)
             for h in range(1, 80)
         }
-        assert errors[hidden_width("ddpm", spec, target)] == min(errors.values())
-        assert hidden_width("ar", spec, target) == 24
+        assert errors[matched_width("ddpm", spec, target)] == min(errors.values())
+        assert matched_width("ar", spec, target) == 24
+
+
+@pytest.mark.parametrize("model", ["ddpm", "ar"])
+def test_patch_errors_of_a_shifted_exact_score_are_the_shift_norms(model):
+    """s = exact + c: patch k's error is ||c^k||^2 at every t, so its term is (T - t_N) ||c^k||^2,
+    for the joint score's patch k (DDPM) and for the stage-k conditional score (AR-DM)."""
+    dist = presets.markov_sequence(K=3, S=2, p=2)
+    shift = torch.tensor([0.1, -0.2, 0.3, 0.0, -0.5, 0.4], dtype=torch.float64)
+    grid, side = grids.uniform(2.0, 4, 0.5), SIDES[model]
+    truth = side.truth(dist)
+    if side.conditional:
+        shifted = lambda k, x, prefix, t: truth(k, x, prefix, t) + dist.layout.patch(shift, k)  # noqa: E731
+    else:
+        shifted = lambda x, t: truth(x, t) + shift  # noqa: E731
+    errors = side.patch_errors(shifted, dist, grid, 64, torch.Generator().manual_seed(0))
+    expected = (1.5 * shift.reshape(3, 2).square().sum(-1)).tolist()
+    assert [e.value for e in errors] == pytest.approx(expected, rel=1e-9)
+    exact = side.patch_errors(truth, dist, grid, 64, torch.Generator().manual_seed(0))
+    assert [e.value for e in exact] == [0.0, 0.0, 0.0]
 
 
 def test_train_model_is_reproducible_and_keeps_its_checkpoints():
-    spec = PairSpec(ar_hidden=8, depth=1, steps=4, batch=16, checkpoints=(0.5,))
+    spec = PairSpec(width=8, depth=1, train=TrainSpec(steps=4, batch=16), checkpoints=(0.5,))
     first, count, snapshots = train_model("ar", PAIR, spec, seed=3)
     second, _, _ = train_model("ar", PAIR, spec, seed=3)
+    first, second = first.ema, second.ema
     assert count == sum(p.numel() for p in first.parameters()) == 473  # (53 + 1) 8 + 9 + 32
     assert list(snapshots) == [2]
     for a, b in zip(first.parameters(), second.parameters(), strict=True):
@@ -78,7 +100,7 @@ def test_paired_rows_and_log_ratios():
 
 def test_bad_spec_names_the_field():
     with pytest.raises(ValueError, match="^steps:"):
-        PairSpec(steps=0)
+        PairSpec(train=TrainSpec(steps=0))
     with pytest.raises(ValueError, match="^checkpoints:"):
         PairSpec(checkpoints=(1.5,))
     with pytest.raises(ValueError, match="^diffusion:"):

@@ -11,8 +11,8 @@ import torch
 
 from bounds.hierarchy import LINKS
 from verify import grids, hierarchy
-from verify.records import MARGIN_SE
 from verify.experiments import bound_hierarchy_ar, bound_hierarchy_ddpm
+from verify.records import MARGIN_SE
 
 ROW = {
     "gap": 0.1,
