@@ -49,6 +49,10 @@ from verify.records import check, metric
 from verify.samplers.perturb import Bias, RotationField
 
 NAME = "bound_hierarchy_ar"
+CLAIM = (
+    "AR-DM: per-stage contributions add up to the joint KL (chain rule) and each stage obeys "
+    "gap <= chain path KL <= Girsanov <= split"
+)
 TARGETS = ("chain", "pair")
 SCORES = ("exact", "perturbed")
 CHAIN_RULE_TOLERANCE = 1e-8  # Gaussian case: the identity up to float64 round-off
@@ -288,8 +292,7 @@ PROFILES = {
 
 EXPERIMENT = Experiment(
     name=NAME,
-    claim="AR-DM: per-stage contributions add up to the joint KL (chain rule) and each stage obeys "
-    "gap <= chain path KL <= Girsanov <= split",
+    claim=CLAIM,
     profiles=PROFILES,
     cells=cells,
     run_cell=run_cell,

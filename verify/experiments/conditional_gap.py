@@ -60,6 +60,10 @@ from verify.spec import DiffusionSpec, TrainSpec
 from verify.verdicts import Comparison, by_claim, decide, describe
 
 NAME = "conditional_gap"
+CLAIM = (
+    "AR-DM approximates the conditional law of x2 given x1 better than DDPM on dependent patches, "
+    "and no better on independent ones (trained models, matched parameters, exact on a grid, paired seeds)"
+)
 PRIMARY = ("average_kl", "model_prefix_reverse_kl", "worst_kl")
 PRIMARY_CLAIMS = ("dependent", "interaction", "control")
 SECONDARY = ("joint_kl", "average_reverse_kl", "model_prefix_kl", "worst_reverse_kl")
@@ -390,8 +394,7 @@ PROFILES = {
 
 EXPERIMENT = Experiment(
     name=NAME,
-    claim="AR-DM approximates the conditional law of x2 given x1 better than DDPM on dependent patches, "
-    "and no better on independent ones (trained models, matched parameters, exact on a grid, paired seeds)",
+    claim=CLAIM,
     profiles=PROFILES,
     cells=cells,
     run_cell=run_cell,

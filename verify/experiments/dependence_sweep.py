@@ -53,6 +53,11 @@ from verify.spec import DiffusionSpec, TrainSpec
 from verify.verdicts import by_claim, decide, describe
 
 NAME = "dependence_sweep"
+CLAIM = (
+    "AR-DM's advantage in the conditional law grows with the dependence between patches (mutual "
+    "information) and vanishes at independence (difference-in-differences against product-of-marginals "
+    "controls)"
+)
 PRIMARY = ("average_kl", "model_prefix_reverse_kl", "worst_kl")
 
 
@@ -238,9 +243,7 @@ PROFILES = {
 
 EXPERIMENT = Experiment(
     name=NAME,
-    claim="AR-DM's advantage in the conditional law grows with the dependence between patches (mutual "
-    "information) and vanishes at independence (difference-in-differences against product-of-marginals "
-    "controls)",
+    claim=CLAIM,
     profiles=PROFILES,
     cells=cells,
     run_cell=run_cell,

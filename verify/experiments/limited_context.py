@@ -39,6 +39,10 @@ from verify.spec import DiffusionSpec, TrainSpec
 from verify.train import noised, train
 
 NAME = "limited_context"
+CLAIM = (
+    "An AR-DM stage that sees only the last w patches pays at least the conditional mutual "
+    "information I(x^k; x^{<k} \\ W | W) in average conditional KL, exactly."
+)
 ROUNDOFF = 1e-9
 
 
@@ -353,35 +357,37 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     )
 
 
+PROFILES = {
+    "quick": Config(
+        K=5,
+        windows=(0, 1, 2),
+        diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=100),
+        draws=10000,
+        train=TrainSpec(steps=200, batch=256),
+        eval_steps=12,
+        eval_draws=1024,
+    ),
+    "default": Config(
+        K=8, windows=(0, 1, 2, 4), draws=40000, train=TrainSpec(steps=2000, batch=256), width=96, seeds=3
+    ),
+    "full": Config(
+        K=16,
+        windows=(0, 1, 2, 4, 8),
+        diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=400),
+        draws=200000,
+        train=TrainSpec(steps=20000, batch=1024),
+        width=256,
+        eval_steps=40,
+        eval_draws=16384,
+        seeds=4,
+    ),
+}
+
+
 EXPERIMENT = Experiment(
     name=NAME,
-    claim="An AR-DM stage that sees only the last w patches pays at least the conditional mutual "
-    "information I(x^k; x^{<k} \\ W | W) in average conditional KL, exactly.",
-    profiles={
-        "quick": Config(
-            K=5,
-            windows=(0, 1, 2),
-            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=100),
-            draws=10000,
-            train=TrainSpec(steps=200, batch=256),
-            eval_steps=12,
-            eval_draws=1024,
-        ),
-        "default": Config(
-            K=8, windows=(0, 1, 2, 4), draws=40000, train=TrainSpec(steps=2000, batch=256), width=96, seeds=3
-        ),
-        "full": Config(
-            K=16,
-            windows=(0, 1, 2, 4, 8),
-            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=400),
-            draws=200000,
-            train=TrainSpec(steps=20000, batch=1024),
-            width=256,
-            eval_steps=40,
-            eval_draws=16384,
-            seeds=4,
-        ),
-    },
+    claim=CLAIM,
+    profiles=PROFILES,
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,

@@ -49,10 +49,14 @@ from verify.spec import DiffusionSpec, TrainSpec
 from verify.verdicts import Comparison, decide, describe, mean_interval, overall
 
 NAME = "markov_sequences"
+CLAIM = (
+    "On Markov-chain sequences, AR-DM's transition law under its own prefixes (every position, "
+    "and right after a rare switch) is closer to the chain's than DDPM's (paired seeds, Holm)."
+)
 KINDS = ("ar", "ddpm", "exact")
 MODELS = ("ar", "ddpm")
 OUTPUTS = {True: "denoised", False: "x_delta"}
-CLAIM = "AR-DM's transition law under its own prefixes is closer to the chain's than DDPM's"
+VERDICT_CLAIM = "AR-DM's transition law under its own prefixes is closer to the chain's than DDPM's"
 CONFUSION_SEED = 20250430
 
 
@@ -304,7 +308,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             ar, dd = values["ar", output], values["ddpm", output]
             comparisons.append(
                 Comparison(
-                    CLAIM,
+                    VERDICT_CLAIM,
                     f"{endpoint} ({output})",
                     "superiority",
                     tuple(d - a for d, a in zip(dd[endpoint], ar[endpoint], strict=True)),
@@ -348,39 +352,41 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     )
 
 
+PROFILES = {
+    "quick": Config(
+        spec=PairSpec(
+            width=48,
+            train=TrainSpec(steps=150, batch=256, lr=2e-3, ema_decay=0.995),
+            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=30, denoise=True),
+        ),
+        draws=1000,
+        eval_steps=6,
+        eval_draws=256,
+        confusion_draws=20_000,
+        seeds=2,
+    ),
+    "default": Config(),
+    "full": Config(
+        K=16,
+        S=8,
+        spec=PairSpec(
+            width=256,
+            train=TrainSpec(steps=20000, batch=1024, lr=2e-3, ema_decay=0.995),
+            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=200, denoise=True),
+        ),
+        draws=20000,
+        eval_steps=24,
+        eval_draws=4096,
+        confusion_draws=1_000_000,
+        seeds=8,
+    ),
+}
+
+
 EXPERIMENT = Experiment(
     name=NAME,
-    claim="On Markov-chain sequences, AR-DM's transition law under its own prefixes (every position, "
-    "and right after a rare switch) is closer to the chain's than DDPM's (paired seeds, Holm).",
-    profiles={
-        "quick": Config(
-            spec=PairSpec(
-                width=48,
-                train=TrainSpec(steps=150, batch=256, lr=2e-3, ema_decay=0.995),
-                diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=30, denoise=True),
-            ),
-            draws=1000,
-            eval_steps=6,
-            eval_draws=256,
-            confusion_draws=20_000,
-            seeds=2,
-        ),
-        "default": Config(),
-        "full": Config(
-            K=16,
-            S=8,
-            spec=PairSpec(
-                width=256,
-                train=TrainSpec(steps=20000, batch=1024, lr=2e-3, ema_decay=0.995),
-                diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=200, denoise=True),
-            ),
-            draws=20000,
-            eval_steps=24,
-            eval_draws=4096,
-            confusion_draws=1_000_000,
-            seeds=8,
-        ),
-    },
+    claim=CLAIM,
+    profiles=PROFILES,
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,

@@ -46,9 +46,15 @@ from verify.spec import DiffusionSpec
 from verify.verdicts import exact, overall
 
 NAME = "prefix_leakage"
+CLAIM = (
+    "A score error in the prefix direction leaks into DDPM's conditional law of x2 but not into "
+    "AR-DM's, at matched integrated score error (exact scores plus known bias, exact on a grid)"
+)
 DIRECTIONS = {"prefix": (1.0, 0.0), "conditional": (0.0, 1.0), "split": (1 / math.sqrt(2), 1 / math.sqrt(2))}
 PRIMARY = ("average_kl", "model_prefix_reverse_kl", "worst_kl")
-CLAIM = "a score error in the prefix direction moves DDPM's conditional law of x2 more than AR-DM's (leakage)"
+VERDICT_CLAIM = (
+    "a score error in the prefix direction moves DDPM's conditional law of x2 more than AR-DM's (leakage)"
+)
 
 
 @dataclass(frozen=True)
@@ -159,7 +165,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         for key in PRIMARY:
             (d_value, d_err), (a_value, a_err) = (_response(results, m, "prefix", s, key) for m in MODELS)
             verdicts.append(
-                exact(CLAIM, f"{key}, beta = {s:g}", d_value - a_value, d_err + a_err, config.margin)
+                exact(VERDICT_CLAIM, f"{key}, beta = {s:g}", d_value - a_value, d_err + a_err, config.margin)
             )
         value, error = _response(results, "ar", "prefix", s, "average_kl")
         checks.append(
@@ -201,8 +207,7 @@ PROFILES = {
 
 EXPERIMENT = Experiment(
     name=NAME,
-    claim="A score error in the prefix direction leaks into DDPM's conditional law of x2 but not into "
-    "AR-DM's, at matched integrated score error (exact scores plus known bias, exact on a grid)",
+    claim=CLAIM,
     profiles=PROFILES,
     cells=cells,
     run_cell=run_cell,

@@ -30,6 +30,10 @@ from verify.spec import DiffusionSpec, TrainSpec
 from verify.train import dsm_identity, train
 
 NAME = "training_loss"
+CLAIM = (
+    "The denoising loss minus its known constant equals s_t^2 times the exact (conditional) "
+    "score error, at every checkpoint, noise level and stage."
+)
 MODELS = ("ar", "ddpm")  # record order
 
 
@@ -193,33 +197,35 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
     )
 
 
+PROFILES = {
+    "quick": Config(
+        train=TrainSpec(steps=150, batch=128, lr=2e-3),
+        checkpoints=(0, 30, 150),
+        times=(0.05, 0.5),
+        draws=2048,
+    ),
+    "default": Config(
+        train=TrainSpec(steps=1500, batch=256, lr=2e-3),
+        width=96,
+        checkpoints=(0, 50, 200, 600, 1500),
+        seeds=3,
+    ),
+    "full": Config(
+        preset="embedded_pair",
+        train=TrainSpec(steps=20000, batch=1024, lr=1e-3),
+        width=256,
+        checkpoints=(0, 100, 1000, 5000, 20000),
+        times=(0.02, 0.1, 0.5, 2.0),
+        draws=16384,
+        seeds=4,
+    ),
+}
+
+
 EXPERIMENT = Experiment(
     name=NAME,
-    claim="The denoising loss minus its known constant equals s_t^2 times the exact (conditional) "
-    "score error, at every checkpoint, noise level and stage.",
-    profiles={
-        "quick": Config(
-            train=TrainSpec(steps=150, batch=128, lr=2e-3),
-            checkpoints=(0, 30, 150),
-            times=(0.05, 0.5),
-            draws=2048,
-        ),
-        "default": Config(
-            train=TrainSpec(steps=1500, batch=256, lr=2e-3),
-            width=96,
-            checkpoints=(0, 50, 200, 600, 1500),
-            seeds=3,
-        ),
-        "full": Config(
-            preset="embedded_pair",
-            train=TrainSpec(steps=20000, batch=1024, lr=1e-3),
-            width=256,
-            checkpoints=(0, 100, 1000, 5000, 20000),
-            times=(0.02, 0.1, 0.5, 2.0),
-            draws=16384,
-            seeds=4,
-        ),
-    },
+    claim=CLAIM,
+    profiles=PROFILES,
     cells=cells,
     run_cell=run_cell,
     aggregate=aggregate,
