@@ -70,7 +70,7 @@ def test_a_broken_link_fails_and_an_unavailable_gap_is_skipped():
 
 def test_cells_name_each_setting_and_seed_it_apart():
     config = bound_hierarchy_ar.PROFILES["quick"]
-    cells = hierarchy.sweep_cells("name", bound_hierarchy_ar.Params, config, seed=2)
+    cells = hierarchy.sweep_cells("name", config, seed=2)
     assert [c.key for c in cells] == [f"{t}-{s}" for t, s in config.settings]
     assert [c.params.seed for c in cells] == [2000 + i for i in range(len(config.settings))]
 

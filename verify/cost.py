@@ -245,6 +245,22 @@ class Problem:
 MODERATE_CLAIM = "AR-DM's cost is only moderately larger than DDPM's: the AR/DDPM ratio grows slower than K"
 
 
+def check_cost_config(config) -> None:
+    """The fields both cost experiments share: rho in [0, 1) (the chain's dependence), delta in
+    (0, 1), max_steps a positive int, and the declared verdict 0 < margin <= moderate_slope <= 1."""
+    if isinstance(config.max_steps, bool) or not isinstance(config.max_steps, int) or config.max_steps < 1:
+        raise ValueError(f"max_steps: must be a positive integer, got {config.max_steps!r}")
+    if not 0 <= config.rho < 1:
+        raise ValueError(f"rho: must lie in [0, 1), got {config.rho!r}")
+    if not 0 < config.delta < 1:
+        raise ValueError(f"delta: must lie in (0, 1), got {config.delta!r}")
+    if not (0 < config.margin <= config.moderate_slope <= 1):
+        raise ValueError(
+            f"moderate_slope, margin: need 0 < margin <= moderate_slope <= 1, "
+            f"got {config.moderate_slope!r}, {config.margin!r}"
+        )
+
+
 def loglog_slope(x, y) -> tuple[float, float]:
     """OLS slope b of log y on log x and its standard error (nan for two points)."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))

@@ -29,6 +29,7 @@ from verify.spec import DiffusionSpec
 __all__ = [
     "LEVELS",
     "SweepConfig",
+    "SweepParams",
     "bound_values",
     "hierarchy_checks",
     "quarter_turn",
@@ -105,11 +106,20 @@ class SweepConfig:
         return self.nodes, 2 * self.nodes
 
 
-def sweep_cells(name: str, params, config: SweepConfig, seed: int) -> list[Cell]:
-    """One cell per (target, score) setting; params(target, score, config, seed) builds its
-    parameters and setting i is seeded seed * 1000 + i."""
+@dataclass(frozen=True)
+class SweepParams:
+    """One cell of a sweep: a (target, score) setting, the sweep's config and the cell's seed."""
+
+    target: str
+    score: str
+    config: SweepConfig
+    seed: int
+
+
+def sweep_cells(name: str, config: SweepConfig, seed: int) -> list[Cell]:
+    """One cell per (target, score) setting; setting i is seeded seed * 1000 + i."""
     return [
-        Cell(name, f"{target}-{score}", params(target, score, config, seed * 1000 + i))
+        Cell(name, f"{target}-{score}", SweepParams(target, score, config, seed * 1000 + i))
         for i, (target, score) in enumerate(config.settings)
     ]
 

@@ -35,6 +35,7 @@ from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.hierarchy import (
     LEVELS,
     SweepConfig,
+    SweepParams,
     bound_values,
     hierarchy_checks,
     quarter_turn,
@@ -79,14 +80,6 @@ class Config(SweepConfig):
         for name in ("rho", "strength"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name}: must lie in [0, 1), got {getattr(self, name)}")
-
-
-@dataclass(frozen=True)
-class Params:
-    target: str
-    score: str
-    config: Config
-    seed: int
 
 
 def build_target(name: str, config: Config) -> Distribution:
@@ -169,10 +162,10 @@ def grid_stage_gaps(target, score, grid, config: Config) -> dict:
 
 
 def cells(config: Config, seed: int) -> list[Cell]:
-    return sweep_cells(NAME, Params, config, seed)
+    return sweep_cells(NAME, config, seed)
 
 
-def run_cell(params: Params, device: str) -> dict:
+def run_cell(params: SweepParams, device: str) -> dict:
     config = params.config
     target = build_target(params.target, config)
     score, affine = build_score(target, params.score, config)

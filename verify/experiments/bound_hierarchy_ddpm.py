@@ -35,6 +35,7 @@ from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.hierarchy import (
     LEVELS,
     SweepConfig,
+    SweepParams,
     bound_values,
     hierarchy_checks,
     quarter_turn,
@@ -76,14 +77,6 @@ class Config(SweepConfig):
         check_positive_int("width", self.width)
         if not isinstance(self.train, TrainSpec):
             raise ValueError(f"train: must be a TrainSpec, got {type(self.train).__name__}")
-
-
-@dataclass(frozen=True)
-class Params:
-    target: str
-    score: str
-    config: Config
-    seed: int
 
 
 # ----- targets and scores --------------------------------------------------------------------------
@@ -195,10 +188,10 @@ def target_constants(target, delta: float, generator) -> dict:
 
 
 def cells(config: Config, seed: int) -> list[Cell]:
-    return sweep_cells(NAME, Params, config, seed)
+    return sweep_cells(NAME, config, seed)
 
 
-def run_cell(params: Params, device: str) -> dict:
+def run_cell(params: SweepParams, device: str) -> dict:
     config = params.config
     target = build_target(params.target)
     generator = torch.Generator().manual_seed(params.seed)

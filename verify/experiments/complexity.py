@@ -33,8 +33,8 @@ import numpy as np
 from bounds.ardm import cost_ratio
 from bounds.complexity import complexity
 from bounds.fit import fit_constant
-from verify.cost import ALLOCATIONS, Problem, loglog_slope, moderate_growth_exact
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int, check_positive_ints
+from verify.cost import ALLOCATIONS, Problem, check_cost_config, loglog_slope, moderate_growth_exact
+from verify.experiments import Cell, Experiment, Outcome, check_positive_ints
 from verify.records import check, metric
 from verify.verdicts import describe, mean_interval, overall
 
@@ -73,7 +73,6 @@ class Config:
         check_positive_ints("patches", (self.patches,))
         check_positive_ints("patch_dim", (self.patch_dim,))
         check_positive_ints("patch_dims", self.patch_dims)
-        check_positive_int("max_steps", self.max_steps)
         if len(self.rhos) < 2 or any(not 0 <= r < 1 for r in self.rhos):
             raise ValueError(f"rhos: need >= 2 values in [0, 1) (the verdict's repeats), got {self.rhos!r}")
         for name, value in (("eps", self.eps), *(("eps_values", e) for e in self.eps_values)):
@@ -88,15 +87,7 @@ class Config:
         for sizes in self.patchings:
             if sum(check_positive_ints("patchings", sizes)) != dim:
                 raise ValueError(f"patchings: every patching must sum to d = {dim}, got {sizes!r}")
-        if not 0 <= self.rho < 1:
-            raise ValueError(f"rho: must lie in [0, 1), got {self.rho!r}")
-        if not 0 < self.delta < 1:
-            raise ValueError(f"delta: must lie in (0, 1), got {self.delta!r}")
-        if not (0 < self.margin <= self.moderate_slope <= 1):
-            raise ValueError(
-                f"moderate_slope, margin: need 0 < margin <= moderate_slope <= 1, "
-                f"got {self.moderate_slope!r}, {self.margin!r}"
-            )
+        check_cost_config(self)
 
     @property
     def dim(self) -> int:

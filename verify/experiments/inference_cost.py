@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from verify.cost import Problem, loglog_slope, moderate_growth
+from verify.cost import Problem, check_cost_config, loglog_slope, moderate_growth
 from verify.experiments import Cell, Experiment, Outcome, check_positive_int, check_positive_ints
 from verify.grids import exponential_linear
 from verify.models import (
@@ -83,7 +83,7 @@ class Config:
     max_steps: int = 2**16
 
     def __post_init__(self):
-        for name in ("dim", "draws", "repeats", "width", "depth", "max_steps"):
+        for name in ("dim", "draws", "repeats", "width", "depth"):
             check_positive_int(name, getattr(self, name))
         counts = check_positive_ints("patch_counts", self.patch_counts)
         if any(self.dim % K for K in counts) or len(counts) < 2:
@@ -94,15 +94,7 @@ class Config:
             raise ValueError(f"repeats: need at least 2 for an interval, got {self.repeats}")
         if not (math.isfinite(self.eps) and 0 < self.eps < 1):
             raise ValueError(f"eps: must lie in (0, 1), got {self.eps!r}")
-        if not 0 <= self.rho < 1:
-            raise ValueError(f"rho: must lie in [0, 1), got {self.rho!r}")
-        if not 0 < self.delta < 1:
-            raise ValueError(f"delta: must lie in (0, 1), got {self.delta!r}")
-        if not (0 < self.margin <= self.moderate_slope <= 1):
-            raise ValueError(
-                f"moderate_slope, margin: need 0 < margin <= moderate_slope <= 1, "
-                f"got {self.moderate_slope!r}, {self.margin!r}"
-            )
+        check_cost_config(self)
 
 
 PROFILES = {
