@@ -48,7 +48,7 @@ def _positive_float(name: str, value) -> None:
 class SweepConfig:
     """What every hierarchy sweep shares. settings: (target, score) pairs; steps: the N sweep;
     draws: Monte Carlo draws per bound; sub_steps: Simpson intervals per step (Girsanov);
-    nodes: grid nodes per axis for the d <= 2 grid law on [-box, box]^d, refined to 2 nodes for
+    nodes: grid nodes per axis for the d <= 2 grid law on [-box, box]^d, refined to 2 x nodes for
     Richardson (`resolutions`); perturbation: size of the score error field; `diffusion(N)` the
     sampler of N steps on the sweep's (T, delta, grid, scheme). Subclasses name their TARGETS and
     SCORES."""

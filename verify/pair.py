@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from verify.exact import conditional_endpoints, grid_ar_sampler_law, grid_sampler_law
+from verify.experiments import check_instance, check_positive_int
 from verify.models import as_conditional_score, as_score, build_model, count_parameters, width_for_parameters
 from verify.records import check, metric
 from verify.samplers import sample, sample_ar
@@ -100,13 +101,9 @@ class PairSpec:
 
     def __post_init__(self):
         for name in ("width", "depth"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-        for name, kind in (("train", TrainSpec), ("diffusion", DiffusionSpec)):
-            value = getattr(self, name)
-            if not isinstance(value, kind):
-                raise ValueError(f"{name}: must be a {kind.__name__}, got {type(value).__name__}")
+            check_positive_int(name, getattr(self, name))
+        check_instance("train", self.train, TrainSpec)
+        check_instance("diffusion", self.diffusion, DiffusionSpec)
         if any(not 0 < c < 1 for c in self.checkpoints):
             raise ValueError(f"checkpoints: must be fractions in (0, 1), got {self.checkpoints}")
 
@@ -116,8 +113,7 @@ def check_paired_design(config) -> None:
     (a PairSpec), box (must hold the start law N(0, I)), margin and equivalence_margin (log ratios)."""
     if config.seeds < 2:
         raise ValueError(f"seeds: paired tests need at least 2, got {config.seeds}")
-    if not isinstance(config.spec, PairSpec):
-        raise ValueError(f"spec: must be a PairSpec, got {type(config.spec).__name__}")
+    check_instance("spec", config.spec, PairSpec)
     if not config.box >= 6.5:
         raise ValueError(f"box: must be >= 6.5 to hold the start law N(0, I), got {config.box}")
     for name in ("margin", "equivalence_margin"):
@@ -156,11 +152,6 @@ def train_model(model: str, distribution, spec: PairSpec, seed: int, device: str
 
     result = train(network, distribution, config, callback=snapshot if keep else None)
     return result, count_parameters(network), snapshots
-
-
-def score_function(model: str, network):
-    """The network as a score callable: score(x, t) for DDPM, score(k, x_k, prefix, t) for AR-DM."""
-    return SIDES[check_model(model)].score(network)
 
 
 def target_log_densities(distribution, t: float):

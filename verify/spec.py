@@ -74,4 +74,6 @@ class DiffusionSpec:
         [delta, T]); `run` holds the per-run fields (seed, device, ...)."""
         if not isinstance(train, TrainSpec):
             raise ValueError(f"train: must be a TrainSpec, got {type(train).__name__}")
+        if {"T", "delta"} & run.keys():
+            raise ValueError("run: T and delta come from the DiffusionSpec, not from the run settings")
         return TrainConfig(T=self.T, delta=self.delta, **asdict(train), **run)

@@ -1,5 +1,6 @@
-"""Training acceptance (issue 3): DDPM ("mlp") and AR-DM ("conditional-mlp") on the dependent_pair
-preset, each trained within a 2-minute CPU budget and again with 4x the steps.
+"""Training acceptance (issue 3): the DDPM ("mlp") and AR-DM ("conditional-mlp") networks of
+`verify.pair` on the dependent_pair preset, each trained within a 2-minute CPU budget and again
+with 4x the steps.
 
 Measured: the exact integrated score error of each EMA network on one fixed grid (docs/math.md
 section 5), eps_score^2 = sum_j h_j E||s - grad log q_{t_j}||^2 with its Monte Carlo standard
@@ -22,18 +23,12 @@ import torch
 
 from synthetic.presets import make
 from verify.grids import exponential_linear
-from verify.models import (
-    PatchScoreModel,
-    as_conditional_score,
-    as_score,
-    build_model,
-    count_parameters,
-    width_for_parameters,
-)
+from verify.models import build_model, count_parameters
+from verify.pair import SIDES, PairSpec, matched_width
 from verify.train import Estimate, TrainConfig, integrated_score_error, train
 
 PRESET = "dependent_pair"
-AR_HIDDEN = 64  # AR-DM width; the DDPM width matches its parameter count
+PAIR = PairSpec(width=64)  # AR-DM width and depth; the DDPM width matches its parameter count
 BUDGET_S, TARGET_RATIO, LONG_FACTOR = 120.0, 2.0, 4
 SETTINGS = {"steps": 8000, "batch": 1024, "lr": 1e-2, "lr_schedule": "cosine", "warmup_steps": 200}
 GRID = exponential_linear(4.0, 40, 1e-3)  # T = 4 and delta = 1e-3, as in TrainConfig's defaults
@@ -51,19 +46,26 @@ class Run:
 
 
 def networks(distribution) -> dict:
-    """{"mlp": DDPM network, "conditional-mlp": AR-DM network}, parameter counts matched."""
-    dim, sizes = distribution.dim, distribution.patch_sizes
-    ar = build_model("conditional-mlp", dim, sizes, seed=0, hidden=AR_HIDDEN)
-    width = width_for_parameters("mlp", count_parameters(ar), dim)
-    return {"mlp": build_model("mlp", dim, seed=0, hidden=width), "conditional-mlp": ar}
+    """{"ddpm": network, "ar": network} of the pair (verify.pair), parameter counts matched."""
+    return {
+        model: build_model(
+            side.network,
+            distribution.dim,
+            distribution.patch_sizes,
+            seed=0,
+            hidden=matched_width(model, PAIR, distribution),
+            depth=PAIR.depth,
+        )
+        for model, side in SIDES.items()
+    }
 
 
-def score_error(network, distribution) -> Estimate:
+def score_error(model: str, network, distribution) -> Estimate:
     """eps_score^2 on GRID: joint (DDPM), or summed over AR-DM stages (independent draws)."""
-    generator = torch.Generator().manual_seed(EVAL_SEED)
-    if not isinstance(network, PatchScoreModel):
-        return integrated_score_error(as_score(network), distribution, GRID, EVAL_N, generator)
-    score = as_conditional_score(network)
+    generator, side = torch.Generator().manual_seed(EVAL_SEED), SIDES[model]
+    score = side.score(network)
+    if not side.conditional:
+        return integrated_score_error(score, distribution, GRID, EVAL_N, generator)
     stages = [
         integrated_score_error(score, distribution, GRID, EVAL_N, generator, k=k)
         for k in range(distribution.num_patches)
@@ -71,15 +73,15 @@ def score_error(network, distribution) -> Estimate:
     return Estimate(sum(e.value for e in stages), math.sqrt(sum(e.stderr**2 for e in stages)), EVAL_N)
 
 
-def run(network, distribution, config: TrainConfig) -> Run:
-    """Train `network` under `config`, evaluating its EMA at CURVE_FRACTIONS of the steps."""
+def run(model: str, network, distribution, config: TrainConfig) -> Run:
+    """Train `model`'s `network` under `config`, evaluating its EMA at CURVE_FRACTIONS of the steps."""
     marks = {max(1, round(f * config.steps)) for f in CURVE_FRACTIONS}
     curve, evaluating = [], [0.0]
 
     def checkpoint(info):
         if info.step in marks:
             began = time.perf_counter()
-            curve.append((info.step, score_error(info.ema, distribution)))
+            curve.append((info.step, score_error(model, info.ema, distribution)))
             evaluating[0] += time.perf_counter() - began
 
     result = train(network, distribution, config, callback=checkpoint)
@@ -113,7 +115,7 @@ def main() -> None:
         for name in models:
             for factor in (1, LONG_FACTOR):
                 config = TrainConfig(**{**SETTINGS, "steps": factor * SETTINGS["steps"]})
-                runs[name, factor] = run(networks(distribution)[name], distribution, config)
+                runs[name, factor] = run(name, networks(distribution)[name], distribution, config)
         print(f"after: {_load()}")
     finally:
         torch.set_num_threads(threads)

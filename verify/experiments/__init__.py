@@ -82,6 +82,13 @@ def check_positive_int(name: str, value) -> int:
     return value
 
 
+def check_instance(name: str, value, kind: type):
+    """A config field that must be a `kind` (e.g. a DiffusionSpec): ValueError naming it otherwise."""
+    if not isinstance(value, kind):
+        raise ValueError(f"{name}: must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
 def check_positive_ints(name: str, values) -> tuple[int, ...]:
     """A config field that must be a non-empty tuple of positive ints: ValueError naming it otherwise."""
     values = tuple(values)

@@ -103,27 +103,6 @@ class Config:
         }
 
 
-PROFILES = {
-    "quick": Config(
-        eps_values=(0.3, 0.1),
-        patch_dims=(1, 2),
-        patch_counts=(1, 2, 4),
-        patchings=((1, 7), (1, 1, 6)),
-        rhos=(0.5, 0.95),
-        eps=0.2,
-    ),
-    "default": Config(),
-    "full": Config(
-        patch_dim=4,
-        eps_values=(0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01),
-        patch_dims=(1, 2, 4, 8, 16),
-        patch_counts=(1, 2, 4, 8, 16),
-        patchings=((1, 15), (15, 1), (4, 12), (2, 2, 12), (12, 2, 2), (1, 1, 1, 13), (8, 4, 2, 1, 1)),
-        rhos=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99),
-    ),
-}
-
-
 @dataclass(frozen=True)
 class Params:
     patches: int
@@ -340,6 +319,27 @@ def _summary(config: Config, metrics: dict, verdicts: list[dict]) -> dict:
             f"(~K = {K}); NFE ~ eps^-a with a = {metrics['slope_eps_predicted_ddpm']['value']:.2f} locally"
         ),
     }
+
+
+PROFILES = {
+    "quick": Config(
+        eps_values=(0.3, 0.1),
+        patch_dims=(1, 2),
+        patch_counts=(1, 2, 4),
+        patchings=((1, 7), (1, 1, 6)),
+        rhos=(0.5, 0.95),
+        eps=0.2,
+    ),
+    "default": Config(),
+    "full": Config(
+        patch_dim=4,
+        eps_values=(0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01),
+        patch_dims=(1, 2, 4, 8, 16),
+        patch_counts=(1, 2, 4, 8, 16),
+        patchings=((1, 15), (15, 1), (4, 12), (2, 2, 12), (12, 2, 2), (1, 1, 1, 13), (8, 4, 2, 1, 1)),
+        rhos=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99),
+    ),
+}
 
 
 EXPERIMENT = Experiment(

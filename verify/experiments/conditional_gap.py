@@ -51,7 +51,6 @@ from verify.pair import (
     paired_rows,
     ratio_grid_error,
     refined,
-    score_function,
     seed_metric,
     train_model,
 )
@@ -167,13 +166,13 @@ def _rare_weight(prefix) -> np.ndarray:
 
 def run_cell(params: Params, device: str) -> dict:
     distribution = target(params.target, params.strength)
-    model, spec = check_model(params.model), params.spec.diffusion
+    model, diffusion = check_model(params.model), params.spec.diffusion
     if params.kind == "exact":
         score, parameters, snapshots = SIDES[model].truth(distribution), 0, {}
     else:
         trained, parameters, snapshots = train_model(model, distribution, params.spec, params.seed, device)
-        score = score_function(model, trained.ema)
-    values, curves = evaluate(model, score, distribution, spec, params.nodes, params.box)
+        score = SIDES[model].score(trained.ema)
+    values, curves = evaluate(model, score, distribution, diffusion, params.nodes, params.box)
     out = {
         "seed": params.seed,
         "index": params.index,
@@ -187,12 +186,12 @@ def run_cell(params: Params, device: str) -> dict:
     if params.target.startswith("rare"):
         out["rare_kl"] = float(_rare_weight(curves["prefix"]) @ np.asarray(curves["kl"]))
     if params.index == 0:
-        out["finer"] = evaluate(model, score, distribution, spec, finer(params.nodes), params.box)[0]
+        out["finer"] = evaluate(model, score, distribution, diffusion, finer(params.nodes), params.box)[0]
     if params.target == "dependent":
         out["checkpoints"] = [
             {
                 "step": step,
-                **evaluate(model, score_function(model, net), distribution, spec, params.nodes, params.box)[
+                **evaluate(model, SIDES[model].score(net), distribution, diffusion, params.nodes, params.box)[
                     0
                 ],
             }

@@ -33,6 +33,7 @@ from verify.experiments import Cell, Experiment, Outcome, check_positive_int
 from verify.metrics.mutual_info import mutual_information
 from verify.pair import (
     MODELS,
+    SIDES,
     PairSpec,
     check_model,
     check_paired_design,
@@ -44,11 +45,10 @@ from verify.pair import (
     paired_rows,
     ratio_grid_error,
     refined,
-    score_function,
     seed_metric,
     train_model,
 )
-from verify.records import check, metric
+from verify.records import MARGIN_SE, check, metric
 from verify.spec import DiffusionSpec, TrainSpec
 from verify.verdicts import by_claim, decide, describe
 
@@ -133,14 +133,14 @@ def run_cell(params: Params, device: str) -> dict:
         return head | {"mi": mi.value, "mi_stderr": mi.stderr}
     model = check_model(params.model)
     trained, parameters, _ = train_model(model, distribution, params.spec, params.seed, device)
-    score, spec = score_function(model, trained.ema), params.spec.diffusion
+    score, diffusion = SIDES[model].score(trained.ema), params.spec.diffusion
     out = (
         head
         | {"parameters": parameters}
-        | evaluate(model, score, distribution, spec, params.nodes, params.box)[0]
+        | evaluate(model, score, distribution, diffusion, params.nodes, params.box)[0]
     )
     if params.index == 0:
-        out["finer"] = evaluate(model, score, distribution, spec, finer(params.nodes), params.box)[0]
+        out["finer"] = evaluate(model, score, distribution, diffusion, finer(params.nodes), params.box)[0]
     return out
 
 
@@ -155,7 +155,7 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
         metrics[f"{label}_mutual_information"] = metric(mi, "nats", "Monte Carlo, exact densities", stderr=se)
         series["mi"].append(mi)
         series["mi_stderr"].append(se)
-        relation = ("==", 4 * se + 1e-12) if r == 0 else (">=", 4 * se)
+        relation = ("==", MARGIN_SE * se + 1e-12) if r == 0 else (">=", MARGIN_SE * se)
         checks.append(check(f"{label}: I(x1; x2) {relation[0]} 0", mi, 0.0, *relation))
         pairs = {}
         for name in ("dependent", "control") if r > 0 else ("dependent",):

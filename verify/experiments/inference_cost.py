@@ -46,8 +46,8 @@ from verify.models import (
 from verify.models.matching import match_width
 from verify.models.patch_context import PatchContextScore
 from verify.models.staged import StagedScore, linear_macs
+from verify.pair import SIDES
 from verify.records import check, metric
-from verify.samplers import sample, sample_ar
 from verify.timing import interleaved_times, synchronised
 from verify.verdicts import decide, describe, mean_interval, overall
 
@@ -95,13 +95,6 @@ class Config:
         if not (math.isfinite(self.eps) and 0 < self.eps < 1):
             raise ValueError(f"eps: must lie in (0, 1), got {self.eps!r}")
         check_cost_config(self)
-
-
-PROFILES = {
-    "quick": Config(patch_counts=(1, 2, 4), eps=0.3, draws=256, repeats=3, width=32),
-    "default": Config(),
-    "full": Config(dim=16, patch_counts=(1, 2, 4, 8, 16), eps=0.1, draws=16384, repeats=10, width=512),
-}
 
 
 @dataclass(frozen=True)
@@ -192,18 +185,20 @@ def run_cell(params: Params, device: str) -> dict:
     forms = _forms(problem.sizes, c, ddpm_model, params.seed + 1)
     generator = torch.Generator(device=device)
 
-    def runner(score, ar: bool, n: int = c.draws):
+    grids = {"ddpm": ddpm_grid, "ar": ar_grids}
+
+    def runner(score, model: str, n: int = c.draws):
         def run():
             generator.manual_seed(params.seed)
-            if ar:
-                return sample_ar(score, problem.sizes, ar_grids, n, generator=generator, device=device)
-            return sample(score, ddpm_grid, n, c.dim, generator=generator, device=device)
+            return SIDES[model].sample(
+                score, problem.sizes, grids[model], n, generator=generator, device=device
+            )
 
         return synchronised(run, device)
 
     ddpm_score = as_score(ddpm_model)
     counted = {"ddpm": _Counted(ddpm_score)}
-    runner(counted["ddpm"], False, 2)()
+    runner(counted["ddpm"], "ddpm", 2)()
     result = {
         "seed": params.seed,
         "K": K,
@@ -214,11 +209,11 @@ def run_cell(params: Params, device: str) -> dict:
             "calls": counted["ddpm"].calls,
         },
     }
-    fns = {"ddpm": runner(ddpm_score, False)}
+    fns = {"ddpm": runner(ddpm_score, "ddpm")}
     for form, (model, score, per_step, per_stage) in forms.items():
         model.to(device)
         calls = _Counted(score)
-        runner(calls, True, 2)()
+        runner(calls, "ar", 2)()
         result[form] = {
             "parameters": count_parameters(model),
             "macs_step": float(np.dot(per_step, ar_steps) / sum(ar_steps)),
@@ -226,7 +221,7 @@ def run_cell(params: Params, device: str) -> dict:
             "calls": calls.calls,
             "contexts": getattr(score, "contexts", None),
         }
-        fns[form] = runner(score, True)
+        fns[form] = runner(score, "ar")
     for name, seconds in interleaved_times(fns, c.repeats).items():
         result[name]["seconds"] = seconds
     return result
@@ -334,6 +329,13 @@ def _summary(config: Config, metrics: dict, series: dict, verdicts: list[dict]) 
         "bound": f"predicted cost factor ~K = {K} (Benton per stage with budget eps^2 / K); "
         + "; ".join(describe(v, unit="1") for v in verdicts if v["primary"]),
     }
+
+
+PROFILES = {
+    "quick": Config(patch_counts=(1, 2, 4), eps=0.3, draws=256, repeats=3, width=32),
+    "default": Config(),
+    "full": Config(dim=16, patch_counts=(1, 2, 4, 8, 16), eps=0.1, draws=16384, repeats=10, width=512),
+}
 
 
 EXPERIMENT = Experiment(

@@ -29,7 +29,7 @@ import torch
 from synthetic import GaussianMixture, LinearGaussianChain
 from synthetic.validation import DTYPE
 from verify.exact import gaussian_ar_sampler_law
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int
+from verify.experiments import Cell, Experiment, Outcome, check_instance, check_positive_int
 from verify.metrics.gaussian import gaussian_conditional, gaussian_expected_conditional_kl
 from verify.metrics.montecarlo import mean_and_stderr
 from verify.metrics.mutual_info import conditional_mutual_information, window_marginal
@@ -78,10 +78,9 @@ class Config:
             raise ValueError(f"radius: must lie in (0, 1) for a stable chain, got {self.radius}")
         if not self.windows or any(not isinstance(w, int) or w < 0 for w in self.windows):
             raise ValueError(f"windows: need non-negative integers, got {self.windows}")
-        if not isinstance(self.diffusion, DiffusionSpec):
-            raise ValueError(f"diffusion: must be a DiffusionSpec, got {type(self.diffusion).__name__}")
-        if self.train is not None and not isinstance(self.train, TrainSpec):
-            raise ValueError(f"train: must be a TrainSpec or None, got {type(self.train).__name__}")
+        check_instance("diffusion", self.diffusion, DiffusionSpec)
+        if self.train is not None:
+            check_instance("train", self.train, TrainSpec)
         if not isinstance(self.learned_window, int) or self.learned_window < 0:
             raise ValueError(f"learned_window: must be a non-negative integer, got {self.learned_window!r}")
         if not self.times or not all(math.isfinite(t) and t > 0 for t in self.times):

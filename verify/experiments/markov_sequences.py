@@ -27,13 +27,13 @@ a seed) and exact samples' stay-after-switch within 5 standard errors of its exa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from synthetic import presets
 from synthetic.validation import DTYPE
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int
+from verify.experiments import Cell, Experiment, Outcome, check_instance, check_positive_int
 from verify.metrics.markov_states import (
     assign_states,
     assigned_state_law,
@@ -58,6 +58,11 @@ MODELS = ("ar", "ddpm")
 OUTPUTS = {True: "denoised", False: "x_delta"}
 VERDICT_CLAIM = "AR-DM's transition law under its own prefixes is closer to the chain's than DDPM's"
 CONFUSION_SEED = 20250430
+SPEC = PairSpec(
+    width=128,
+    train=TrainSpec(steps=2000, batch=256, lr=2e-3, ema_decay=0.995),
+    diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=100, denoise=True),
+)
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,7 @@ class Config:
     S: int = 4
     p: int = 2
     stickiness: float = 0.9
-    spec: PairSpec = PairSpec(
-        width=128,
-        train=TrainSpec(steps=2000, batch=256, lr=2e-3, ema_decay=0.995),
-        diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=100, denoise=True),
-    )
+    spec: PairSpec = SPEC
     draws: int = 4000
     eval_steps: int = 12
     eval_draws: int = 1024
@@ -100,8 +101,7 @@ class Config:
             raise ValueError(f"K: need at least 3 patches (a switch and the step after), got {self.K}")
         if not 0 <= self.stickiness <= 1:
             raise ValueError(f"stickiness: must lie in [0, 1], got {self.stickiness}")
-        if not isinstance(self.spec, PairSpec):
-            raise ValueError(f"spec: must be a PairSpec, got {type(self.spec).__name__}")
+        check_instance("spec", self.spec, PairSpec)
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence: must lie in (0, 1), got {self.confidence}")
         if self.draws < 4:
@@ -177,11 +177,12 @@ def _measure(generated, true_states, dist, law, config: Config, generator) -> di
 def _trained(params: Params, dist, device: str) -> tuple[dict, dict]:
     """Train the model of `params.kind` (EMA weights); its score-error terms and its samples for
     both outputs (the spec's and the other), from the same sampling noise."""
-    config, spec, side = params.config, params.config.spec.diffusion, SIDES[params.kind]
+    config, diffusion, side = params.config, params.config.spec.diffusion, SIDES[params.kind]
     trained, parameters, _ = train_model(params.kind, dist, config.spec, params.seed, device)
     score = side.score(trained.ema.eval())
     generator = torch.Generator().manual_seed(params.seed + 1)
-    errors = side.patch_errors(score, dist, spec.time_grid(config.eval_steps), config.eval_draws, generator)
+    eval_grid = diffusion.time_grid(config.eval_steps)
+    errors = side.patch_errors(score, dist, eval_grid, config.eval_draws, generator)
     info = {
         "losses_tail": sum(trained.losses[-50:]) / min(50, config.spec.train.steps),
         "parameters": parameters,
@@ -193,15 +194,15 @@ def _trained(params: Params, dist, device: str) -> tuple[dict, dict]:
         return side.sample(
             score,
             dist.patch_sizes,
-            spec.time_grid(),
+            diffusion.time_grid(),
             config.draws,
-            scheme=spec.scheme,
+            scheme=diffusion.scheme,
             generator=noise,
             device=device,
             denoise=denoise,
         )
 
-    outputs = {OUTPUTS[denoise]: draw(denoise) for denoise in (spec.denoise, not spec.denoise)}
+    outputs = {OUTPUTS[denoise]: draw(denoise) for denoise in (diffusion.denoise, not diffusion.denoise)}
     return info, outputs
 
 
@@ -354,10 +355,8 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
 
 PROFILES = {
     "quick": Config(
-        spec=PairSpec(
-            width=48,
-            train=TrainSpec(steps=150, batch=256, lr=2e-3, ema_decay=0.995),
-            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=30, denoise=True),
+        spec=replace(
+            SPEC, width=48, train=replace(SPEC.train, steps=150), diffusion=replace(SPEC.diffusion, steps=30)
         ),
         draws=1000,
         eval_steps=6,
@@ -369,10 +368,11 @@ PROFILES = {
     "full": Config(
         K=16,
         S=8,
-        spec=PairSpec(
+        spec=replace(
+            SPEC,
             width=256,
-            train=TrainSpec(steps=20000, batch=1024, lr=2e-3, ema_decay=0.995),
-            diffusion=DiffusionSpec(T=6.0, delta=1e-3, steps=200, denoise=True),
+            train=replace(SPEC.train, steps=20000, batch=1024),
+            diffusion=replace(SPEC.diffusion, steps=200),
         ),
         draws=20000,
         eval_steps=24,

@@ -29,7 +29,7 @@ import torch
 
 from synthetic import presets
 from synthetic.validation import DTYPE
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int
+from verify.experiments import Cell, Experiment, Outcome, check_instance, check_positive_int
 from verify.pair import (
     MODELS,
     SIDES,
@@ -75,8 +75,7 @@ class Config:
             raise ValueError(f"strength: must be in (0, 1), got {self.strength}")
         if not self.bias_norms or any(not (math.isfinite(s) and s > 0) for s in self.bias_norms):
             raise ValueError(f"bias_norms: must be positive, got {self.bias_norms}")
-        if not isinstance(self.diffusion, DiffusionSpec):
-            raise ValueError(f"diffusion: must be a DiffusionSpec, got {type(self.diffusion).__name__}")
+        check_instance("diffusion", self.diffusion, DiffusionSpec)
         check_positive_int("nodes", self.nodes)
         if not self.box >= 6.5:
             raise ValueError(f"box: must be >= 6.5 to hold the start law N(0, I), got {self.box}")

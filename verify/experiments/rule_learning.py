@@ -38,7 +38,7 @@ never checked.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ from synthetic.rules import (
     sample_parametric,
 )
 from verify.exact import conditional_divergences
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int
+from verify.experiments import Cell, Experiment, Outcome, check_instance, check_positive_int
 from verify.models import count_parameters
 from verify.models.conditional import ConditionalScoreMLP
 from verify.models.matching import match_width
@@ -61,7 +61,7 @@ from verify.models.patch_transformer import PatchTransformerScore
 from verify.models.transformer import CausalTransformerScore
 from verify.models.unet import UNetScore
 from verify.pair import SIDES, Side
-from verify.records import check, metric
+from verify.records import MARGIN_SE, check, metric
 from verify.rules.clean import CleanJoint, CleanPatches
 from verify.rules.detect import detect, ranges
 from verify.rules.metric import rule_errors
@@ -80,6 +80,8 @@ FORMS = ("parametric", "image")
 IMAGE_PATCHES = {"sun-shadow": 4, "sun-shadow-clip": 4, "two-squares": 16}
 PAPER = {"ar-transformer": 0.18, "joint-mlp": 0.69}
 SCATTER = 400  # generated pairs kept per cell for the figure
+TRAIN = TrainSpec(steps=400, batch=64, lr=2e-3, ema_decay=0.99)  # per form, equal for all models
+DIFFUSION = DiffusionSpec(T=4.0, delta=1e-2, steps=30, denoise=True)
 MC_MEAN = 20000  # process draws for the quadrature mean check
 
 
@@ -142,9 +144,9 @@ class Config:
     width: int = 32
     depth: int = 2
     head_width: int = 64
-    train: TrainSpec = TrainSpec(steps=400, batch=64, lr=2e-3, ema_decay=0.99)
-    image_train: TrainSpec = TrainSpec(steps=2000, batch=32, lr=2e-3, ema_decay=0.99)
-    diffusion: DiffusionSpec = DiffusionSpec(T=4.0, delta=1e-2, steps=30, denoise=True)
+    train: TrainSpec = TRAIN
+    image_train: TrainSpec = replace(TRAIN, steps=2000, batch=32)
+    diffusion: DiffusionSpec = DIFFUSION
     draws: int = 2000
     image_draws: int = 300
     nodes: int = 128
@@ -186,10 +188,7 @@ class Config:
         if not self.margin > 0:
             raise ValueError(f"margin: must be positive, got {self.margin}")
         for name, kind in (("train", TrainSpec), ("image_train", TrainSpec), ("diffusion", DiffusionSpec)):
-            if not isinstance(getattr(self, name), kind):
-                raise ValueError(
-                    f"{name}: must be a {kind.__name__}, got {type(getattr(self, name)).__name__}"
-                )
+            check_instance(name, getattr(self, name), kind)
         if not self.diffusion.denoise:
             raise ValueError("diffusion: must end with the Tweedie step (denoise=True)")
         runs = {(t, "parametric") for t in self.tasks if "parametric" in self.forms}
@@ -282,7 +281,16 @@ def _generate(model: str, net, data, n: int, config: Config, generator, device) 
     side, diverged = MODELS[model].side, torch.zeros(n, dtype=torch.bool)
     score = _finite_rows(side.score(net), diverged)
     grid = config.diffusion.time_grid()
-    x = side.sample(score, data.patch_sizes, grid, n, generator=generator, device=device, denoise=True)
+    x = side.sample(
+        score,
+        data.patch_sizes,
+        grid,
+        n,
+        scheme=config.diffusion.scheme,
+        generator=generator,
+        device=device,
+        denoise=True,
+    )
     x = x.to("cpu")
     x[diverged | ~torch.isfinite(x).all(dim=1)] = float("nan")
     return x, float(diverged.double().mean())
@@ -322,7 +330,9 @@ def _exact_gaps(mixture, model: str, net, config: Config) -> dict:
     """Two-squares (d = 2): prefix-averaged conditional KL/TV of the early-stopped sampler law
     (grid propagation, verify.exact) against q(x2 | x1)."""
     side = MODELS[model].side
-    law = side.grid_law(side.score(net), config.diffusion.time_grid(), n=config.nodes)
+    law = side.grid_law(
+        side.score(net), config.diffusion.time_grid(), n=config.nodes, scheme=config.diffusion.scheme
+    )
     curves = conditional_divergences(
         law, lambda x2, x1: mixture.conditional_log_prob(1, x2, x1), mixture.marginal(0).log_prob
     )
@@ -460,9 +470,9 @@ def aggregate(config: Config, results: list[dict]) -> Outcome:
             checks.append(
                 check(
                     f"{task_name}: quadrature mixture mean = process mean (max |z| over seeds and "
-                    "coordinates <= 5: P(exceed) < 1e-4 for up to 100 z-scores)",
+                    f"coordinates <= {MARGIN_SE:g}: P(exceed) < 1e-4 for up to 100 z-scores)",
                     max(r["mean_max_z"] for r in rows),
-                    5.0,
+                    MARGIN_SE,
                     "<=",
                 )
             )
@@ -522,9 +532,9 @@ PROFILES = {
     "quick": Config(
         tasks=("sun-shadow-clip",),
         primary=(("sun-shadow-clip", "parametric"),),
-        train=TrainSpec(steps=15, batch=16, lr=2e-3, ema_decay=0.99),
-        image_train=TrainSpec(steps=15, batch=8, lr=2e-3, ema_decay=0.99),
-        diffusion=DiffusionSpec(T=4.0, delta=1e-2, steps=6, denoise=True),
+        train=replace(TRAIN, steps=15, batch=16),
+        image_train=replace(TRAIN, steps=15, batch=8),
+        diffusion=replace(DIFFUSION, steps=6),
         draws=100,
         image_draws=40,
         seeds=2,
@@ -542,9 +552,9 @@ PROFILES = {
         width=128,
         depth=4,
         head_width=256,
-        train=TrainSpec(steps=4000, batch=128, lr=5e-4, ema_decay=0.99),
-        image_train=TrainSpec(steps=8000, batch=64, lr=5e-4, ema_decay=0.99),
-        diffusion=DiffusionSpec(T=4.0, delta=1e-2, steps=100, denoise=True),
+        train=replace(TRAIN, steps=4000, batch=128, lr=5e-4),
+        image_train=replace(TRAIN, steps=8000, batch=64, lr=5e-4),
+        diffusion=replace(DIFFUSION, steps=100),
         draws=4000,
         image_draws=2000,
         nodes=256,

@@ -22,7 +22,7 @@ import torch
 
 from synthetic import presets
 from synthetic.ou import ou_variance
-from verify.experiments import Cell, Experiment, Outcome, check_positive_int
+from verify.experiments import Cell, Experiment, Outcome, check_instance, check_positive_int
 from verify.models import build_model
 from verify.pair import SIDES
 from verify.records import MARGIN_SE, check, metric
@@ -58,6 +58,8 @@ class Config:
             raise ValueError(f"preset: unknown {self.preset!r}; known: {presets.names()}")
         for name in ("width", "draws", "seeds"):
             check_positive_int(name, getattr(self, name))
+        check_instance("train", self.train, TrainSpec)
+        check_instance("diffusion", self.diffusion, DiffusionSpec)
         steps = list(self.checkpoints)
         if not steps or steps != sorted(set(steps)) or steps[0] < 0 or steps[-1] > self.train.steps:
             raise ValueError(
