@@ -41,6 +41,7 @@ from verify.exact.gaussian_law import (
     gaussian_ar_target,
     gaussian_sampler_law,
 )
+from verify.experiments import check_positive_int
 from verify.grids import exponential_linear
 from verify.metrics.gaussian import gaussian_expected_conditional_kl, gaussian_kl
 from verify.verdicts import Comparison, exact
@@ -248,8 +249,7 @@ MODERATE_CLAIM = "AR-DM's cost is only moderately larger than DDPM's: the AR/DDP
 def check_cost_config(config) -> None:
     """The fields both cost experiments share: rho in [0, 1) (the chain's dependence), delta in
     (0, 1), max_steps a positive int, and the declared verdict 0 < margin <= moderate_slope <= 1."""
-    if isinstance(config.max_steps, bool) or not isinstance(config.max_steps, int) or config.max_steps < 1:
-        raise ValueError(f"max_steps: must be a positive integer, got {config.max_steps!r}")
+    check_positive_int("max_steps", config.max_steps)
     if not 0 <= config.rho < 1:
         raise ValueError(f"rho: must lie in [0, 1), got {config.rho!r}")
     if not 0 < config.delta < 1:

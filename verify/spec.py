@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from verify import grids
+from verify.experiments import check_instance
 from verify.samplers.kernels import check_scheme
 from verify.train import TrainConfig
 
@@ -72,8 +73,7 @@ class DiffusionSpec:
     def train_config(self, train: TrainSpec, **run) -> TrainConfig:
         """The `verify.train.TrainConfig` of `train` on this horizon (times log-uniform on
         [delta, T]); `run` holds the per-run fields (seed, device, ...)."""
-        if not isinstance(train, TrainSpec):
-            raise ValueError(f"train: must be a TrainSpec, got {type(train).__name__}")
+        check_instance("train", train, TrainSpec)
         if {"T", "delta"} & run.keys():
             raise ValueError("run: T and delta come from the DiffusionSpec, not from the run settings")
         return TrainConfig(T=self.T, delta=self.delta, **asdict(train), **run)

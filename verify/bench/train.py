@@ -66,10 +66,7 @@ def score_error(model: str, network, distribution) -> Estimate:
     score = side.score(network)
     if not side.conditional:
         return integrated_score_error(score, distribution, GRID, EVAL_N, generator)
-    stages = [
-        integrated_score_error(score, distribution, GRID, EVAL_N, generator, k=k)
-        for k in range(distribution.num_patches)
-    ]
+    stages = side.patch_errors(score, distribution, GRID, EVAL_N, generator)
     return Estimate(sum(e.value for e in stages), math.sqrt(sum(e.stderr**2 for e in stages)), EVAL_N)
 
 
